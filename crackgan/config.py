@@ -60,6 +60,22 @@ class PreprocessConfig:
     master: str = "local[*]"
     # Seed for anything random in this step (the order of images in reals.png).
     seed: int = 0
+    # Rebuild the cache even when its fingerprint says it is up to date.
+    force: bool = False
+    # Reject photos whose short side is below this many pixels; 32 drops thumbnails
+    # and icons while keeping every real phone photo.
+    min_size: int = 32
+    # Reject photos with more pixels than this, read from the header before decoding
+    # (a decompression-bomb guard); 150 MP is above any phone camera's 108 MP.
+    max_pixels: int = 150_000_000
+    # Also drop near-duplicates: photos whose perceptual hash (dHash) differs from an
+    # earlier one's by at most near_duplicate_distance of 64 bits.
+    near_duplicates: bool = False
+    # Hamming distance that counts as a near-duplicate; 6 of 64 bits catches re-saved
+    # and slightly resized copies but not different photos of the same phone model.
+    near_duplicate_distance: int = 6
+    # Spark partitions for decoding; 0 picks four per core so work stays balanced.
+    partitions: int = 0
     # Show Spark's and the JVM's own INFO logs.
     verbose: bool = False
 
@@ -67,6 +83,13 @@ class PreprocessConfig:
         require(self.resolution in SUPPORTED_RESOLUTIONS, "resolution", self.resolution,
                 f"one of {SUPPORTED_RESOLUTIONS}")
         require(self.crop in ("center", "pad"), "crop", self.crop, "'center' or 'pad'")
+        require(self.min_size >= 1, "min_size", self.min_size, "a positive integer")
+        require(self.max_pixels >= self.min_size**2, "max_pixels", self.max_pixels,
+                "an integer of at least --min-size squared")
+        require(0 <= self.near_duplicate_distance <= 64, "near_duplicate_distance",
+                self.near_duplicate_distance, "an integer from 0 to 64")
+        require(self.partitions >= 0, "partitions", self.partitions,
+                "0 (automatic) or a positive integer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,16 +104,81 @@ class TrainConfig:
     label: str | None = None
     # Total optimisation steps the run should reach; a larger value continues a run.
     steps: int = 2000
-    # Images per step.
+    # Images per step (over all devices).
     batch_size: int = 64
     # Seed of weights, latent vectors, data order and augmentation.
     seed: int = 0
+    # Steps between checkpoints and sample grids; 500 is a few minutes on a CPU.
+    snapshot_every: int = 500
+    # Steps between status lines and log.jsonl records.
+    log_every: int = 50
+    # Start over: move an existing run folder aside (to <run-dir>.old-<time>).
+    fresh: bool = False
+    # DiffAugment transforms applied to real and fake images, or "none".
+    augment: str = "color,translation,cutout"
+    # ADA target for the mean sign of D(real); 0 keeps augmentation probability at 1.
+    ada_target: float = 0.0
+    # Images over which the ADA probability can move from 0 to 1 (stylegan2-ada: 500k;
+    # ours is shorter because our runs are).
+    ada_speed_images: int = 100_000
+    # Keep an exponential moving average of the generator for samples and generation.
+    ema: bool = True
+    # Decay of the generator average per step (ramped up over the first steps).
+    ema_decay: float = 0.999
+    # Discriminator stabiliser: spectral norm, R1 penalty on reals, or none.
+    d_reg: str = "sn"
+    # Weight of the R1 penalty (with --d-reg r1).
+    r1_gamma: float = 0.1
+    # Steps between R1 penalties (lazy regularisation; the weight is scaled to match).
+    r1_every: int = 4
+    # Learning rates and Adam betas (DCGAN: 2e-4, 0.5, 0.999).
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # Base channel widths of the generator and discriminator.
+    g_width: int = 64
+    d_width: int = 64
+    # One generator for every label, chosen by a label input.
+    conditional: bool = False
+    # Random horizontal flips of real images (sensible for small sets).
+    flip: bool = True
+    # Wall-clock budget in minutes; the run ends cleanly with a checkpoint. 0: none.
+    max_minutes: float = 0.0
+    # Keras mixed_float16 policy; meant for GPUs.
+    mixed_precision: bool = False
+    # Compile the train step with XLA.
+    jit_compile: bool = False
+    # TensorFlow intra- and inter-op threads; 0 lets TensorFlow choose.
+    threads: int = 0
+    # Deterministic TensorFlow ops (exact resume tests; slower).
+    deterministic: bool = False
     # Show TensorFlow's own INFO logs.
     verbose: bool = False
 
     def __post_init__(self) -> None:
         require(self.steps > 0, "steps", self.steps, "a positive integer")
         require(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
+        require(self.snapshot_every > 0, "snapshot_every", self.snapshot_every,
+                "a positive integer")
+        require(self.log_every > 0, "log_every", self.log_every, "a positive integer")
+        require(0.0 <= self.ada_target < 1.0, "ada_target", self.ada_target,
+                "a number in [0, 1)")
+        require(self.ada_speed_images > 0, "ada_speed_images", self.ada_speed_images,
+                "a positive integer")
+        require(0.0 <= self.ema_decay < 1.0, "ema_decay", self.ema_decay,
+                "a number in [0, 1)")
+        require(self.d_reg in ("sn", "r1", "none"), "d_reg", self.d_reg,
+                "'sn', 'r1' or 'none'")
+        require(self.r1_gamma >= 0, "r1_gamma", self.r1_gamma, "a number >= 0")
+        require(self.r1_every > 0, "r1_every", self.r1_every, "a positive integer")
+        for name in ("g_lr", "d_lr", "g_width", "d_width"):
+            require(getattr(self, name) > 0, name, getattr(self, name), "a positive number")
+        for name in ("beta1", "beta2"):
+            require(0 <= getattr(self, name) < 1, name, getattr(self, name),
+                    "a number in [0, 1)")
+        require(self.max_minutes >= 0, "max_minutes", self.max_minutes, "a number >= 0")
+        require(self.threads >= 0, "threads", self.threads, "an integer >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,11 +193,18 @@ class GenerateConfig:
     num: int = 1000
     # Seed of the latent vectors: the same seed gives the same images.
     seed: int = 0
+    # Checkpoint to load: a step number or a checkpoint path; None loads the latest.
+    checkpoint: str | None = None
+    # Label to generate with a conditional generator (required there, unused else).
+    label: str | None = None
+    # Images per generator call.
+    batch_size: int = 64
     # Show TensorFlow's own INFO logs.
     verbose: bool = False
 
     def __post_init__(self) -> None:
         require(self.num > 0, "num", self.num, "a positive integer")
+        require(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
 
 
 @dataclasses.dataclass(frozen=True)

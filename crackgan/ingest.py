@@ -1,0 +1,450 @@
+"""The preprocessing job: list photos, decode them with Spark, dedupe, write the cache.
+
+Decoding runs in a pandas UDF (`mapInPandas`) that is a thin wrapper over
+`crackgan.images.decode_image`; raw bytes stream through Spark partitions and only
+small per-image metadata is collected on the driver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from crackgan import cache
+from crackgan.config import ConfigError, PreprocessConfig
+from crackgan.fileio import atomic_write_json, replace_directory
+from crackgan.images import decode_image, dhash, hamming_distance, sha256_hex
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+# Operating-system side files that share folders with photos.
+IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
+# Spark's binaryFile source cannot read a file of 2 GiB or more.
+MAX_FILE_BYTES = 2**31 - 1
+# Rows per Arrow batch sent to a Python worker: bounded so a batch of 12 MP photos
+# stays at tens of megabytes.
+ARROW_BATCH_ROWS = 16
+# Seconds between progress lines while a Spark stage runs.
+PROGRESS_INTERVAL_SEC = 2.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DECODED_SCHEMA = (
+    "path string, label string, sha256 string, width int, height int, "
+    "pixels binary, dhash long, reason string, worker string"
+)
+LOG4J_TEMPLATE = """\
+rootLogger.level = {level}
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{{HH:mm:ss}} %-7p spark.%c{{1}}: %m%n
+logger.native.name = org.apache.hadoop.util.NativeCodeLoader
+logger.native.level = error
+"""
+
+
+class NoUsableImagesError(RuntimeError):
+    """The input folder holds no photo that could be decoded."""
+
+
+class NoImagesError(NoUsableImagesError):
+    """The input folder holds no file with an image extension at all."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """What the driver found under the input folder."""
+
+    files: list[cache.InputFile]
+    # Files skipped without reading them (over Spark's size limit).
+    oversized: list[cache.InputFile]
+    # Non-image, hidden and system files that were not considered.
+    ignored_count: int
+
+
+def is_hidden_or_system(relative: Path) -> bool:
+    """True for dot-files, files in dot-folders, Thumbs.db and desktop.ini."""
+    if any(part.startswith(".") for part in relative.parts):
+        return True
+    return relative.name.lower() in IGNORED_NAMES
+
+
+def list_inputs(root: Path) -> Listing:
+    """List photos recursively, sorted by relative path, with size and mtime."""
+    files, oversized, ignored = [], [], 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            relative = path.relative_to(root)
+            if is_hidden_or_system(relative) or path.suffix.lower() not in (
+                IMAGE_EXTENSIONS
+            ):
+                ignored += 1
+                continue
+            stat = path.stat()
+            item = cache.InputFile(relative.as_posix(), stat.st_size, stat.st_mtime_ns)
+            (oversized if stat.st_size > MAX_FILE_BYTES else files).append(item)
+    files.sort(key=lambda item: item.relative)
+    return Listing(files, oversized, ignored)
+
+
+def fingerprint_options(config: PreprocessConfig) -> dict[str, Any]:
+    """The options that change the cache's content (not where or how it runs)."""
+    return {
+        "resolution": config.resolution, "crop": config.crop, "seed": config.seed,
+        "min_size": config.min_size, "max_pixels": config.max_pixels,
+        "near_duplicates": config.near_duplicates,
+        "near_duplicate_distance": config.near_duplicate_distance,
+    }
+
+
+def relative_from_uri(uri: str, root: str) -> str:
+    """Path relative to root, '/'-separated, from a binaryFile URI like file:/a%20b."""
+    path = unquote(urlsplit(uri).path)
+    return Path(path).relative_to(root).as_posix()
+
+
+def decode_batches(batches: Iterator[Any], root: str, resolution: int, crop: str,
+                   min_size: int, max_pixels: int) -> Iterator[Any]:
+    """mapInPandas body: decode each row of binaryFile batches with decode_image."""
+    import pandas as pd
+
+    worker = f"{socket.gethostname()}|{os.getpid()}|{os.getcwd()}"
+    columns = [name.split()[0] for name in DECODED_SCHEMA.split(", ")]
+    for frame in batches:
+        rows = []
+        for uri, content in zip(frame["path"], frame["content"]):
+            relative = relative_from_uri(uri, root)
+            data = bytes(content) if content is not None else b""
+            decoded = decode_image(data, resolution, crop, min_size, max_pixels)
+            pixels = None if decoded.pixels is None else decoded.pixels.tobytes()
+            hash_value = None if decoded.pixels is None else dhash(decoded.pixels)
+            rows.append((relative, Path(relative).parent.name or Path(root).name,
+                         sha256_hex(data), decoded.width, decoded.height, pixels,
+                         hash_value, decoded.reason, worker))
+        yield pd.DataFrame(rows, columns=columns)
+
+
+@dataclasses.dataclass
+class Selection:
+    """Which decoded images the cache keeps, and why the others were left out."""
+
+    used: list[dict[str, Any]]
+    skipped: list[dict[str, str]]
+    duplicate_paths: list[str]
+    near_duplicates: list[dict[str, Any]]
+
+
+def select_images(records: list[dict[str, Any]], near_duplicates: bool,
+                  near_distance: int) -> Selection:
+    """Drop failures, exact duplicates and (optionally) near-duplicates.
+
+    Records are taken in path order, so the first copy by path is the one kept.
+    """
+    selection = Selection([], [], [], [])
+    first_by_sha: dict[str, str] = {}
+    kept_hashes: list[int] = []
+    for record in sorted(records, key=lambda record: record["path"]):
+
+        # Undecodable files and exact copies of an earlier file are left out.
+        if record["reason"] is not None:
+            selection.skipped.append({"path": record["path"], "reason": record["reason"]})
+            continue
+        if record["sha256"] in first_by_sha:
+            selection.duplicate_paths.append(record["path"])
+            continue
+        first_by_sha[record["sha256"]] = record["path"]
+
+        # A photo within the Hamming distance of a kept one is a near-duplicate.
+        if near_duplicates and kept_hashes:
+            distances = np.bitwise_count(
+                np.array(kept_hashes, dtype=np.int64) ^ np.int64(record["dhash"]))
+            closest = int(np.argmin(distances))
+            if distances[closest] <= near_distance:
+                selection.near_duplicates.append({
+                    "path": record["path"],
+                    "near_duplicate_of": selection.used[closest]["path"],
+                    "distance": int(distances[closest])})
+                continue
+        kept_hashes.append(int(record["dhash"]))
+        selection.used.append(record)
+    return selection
+
+
+class StageProgress:
+    """Log the running Spark stages' task counts every few seconds from a thread."""
+
+    def __init__(self, spark_context: Any, what: str) -> None:
+        self._tracker = spark_context.statusTracker()
+        self._what = what
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        last = None
+        while not self._stop.wait(PROGRESS_INTERVAL_SEC):
+            done = total = 0
+            for stage_id in self._tracker.getActiveStageIds():
+                info = self._tracker.getStageInfo(stage_id)
+                if info is not None:
+                    done += info.numCompletedTasks
+                    total += info.numTasks
+            if total and (done, total) != last:
+                logger.info("%s: %d/%d tasks done", self._what, done, total)
+                last = (done, total)
+
+    def __enter__(self) -> "StageProgress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def hadoop_path(path: Path) -> str:
+    """A local path with Hadoop glob characters escaped, so it is read literally."""
+    text = str(path)
+    for char in "\\{}[]*?":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def package_zip(folder: Path) -> Path:
+    """Zip the crackgan package so cluster executors can import it."""
+    archive = folder / "crackgan.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for source in (REPO_ROOT / "crackgan").rglob("*.py"):
+            bundle.write(source, source.relative_to(REPO_ROOT).as_posix())
+    return archive
+
+
+def start_spark(config: PreprocessConfig, work_dir: Path) -> Any:
+    """A Spark session with quiet JVM logs and workers on this Python interpreter."""
+    from pyspark.sql import SparkSession
+
+    # Workers run this interpreter and can import crackgan.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    python_path = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = python_path
+
+    # The JVM reads our log4j2 settings instead of printing its default banner.
+    log4j = work_dir / "log4j2.properties"
+    log4j.write_text(LOG4J_TEMPLATE.format(level="info" if config.verbose else "warn"))
+    java_options = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+    builder = (
+        SparkSession.builder.master(config.master).appName("crackgan-preprocess")
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.executor.extraJavaOptions", java_options)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.pyspark.python", sys.executable)
+        .config("spark.executorEnv.PYTHONPATH", python_path)
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
+        .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
+    )
+    if not config.master.startswith("local"):
+        builder = builder.config("spark.submit.pyFiles", str(package_zip(work_dir)))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("INFO" if config.verbose else "WARN")
+    return spark
+
+
+def plan_partitions(spark: Any, config: PreprocessConfig, listing: Listing) -> int:
+    """Pack files into about `partitions` Spark partitions of similar byte size."""
+    target = config.partitions or 4 * spark.sparkContext.defaultParallelism
+    target = max(1, min(target, len(listing.files)))
+    total_bytes = sum(item.size_bytes for item in listing.files)
+    spark.conf.set("spark.sql.files.openCostInBytes", "8192")
+    spark.conf.set("spark.sql.files.maxPartitionBytes",
+                   str(max(1, -(-total_bytes // target))))
+    return target
+
+
+def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
+                      listing: Listing, decoded_dir: Path) -> list[dict[str, Any]]:
+    """Decode every listed file into decoded_dir (Parquet); return its metadata."""
+    import pyarrow.dataset as pa_dataset
+
+    # Read the listed files' bytes and decode them in Python workers, partition by
+    # partition; the pixels go straight to Parquet.
+    partitions = plan_partitions(spark, config, listing)
+    paths = [hadoop_path(root / item.relative) for item in listing.files]
+    raw = spark.read.format("binaryFile").load(paths)
+    decoded = raw.select("path", "content").mapInPandas(
+        lambda batches: decode_batches(batches, str(root), config.resolution,
+                                       config.crop, config.min_size, config.max_pixels),
+        schema=DECODED_SCHEMA)
+    logger.info("decoding %d files in about %d partitions", len(paths), partitions)
+    with StageProgress(spark.sparkContext, "decoding"):
+        decoded.write.parquet(str(decoded_dir))
+
+    # Only the small columns come back to the driver.
+    columns = ["path", "label", "sha256", "width", "height", "dhash", "reason",
+               "worker"]
+    table = pa_dataset.dataset(decoded_dir, format="parquet").to_table(columns=columns)
+    return table.to_pylist()
+
+
+def write_image_table(spark: Any, decoded_dir: Path, used: list[dict[str, Any]],
+                      parquet_dir: Path) -> None:
+    """Write images.parquet/: the kept rows, numbered in path order, with pixels."""
+    rows = spark.createDataFrame(
+        [(record["path"], row) for row, record in enumerate(used)],
+        schema="path string, row long")
+    table = (
+        spark.read.parquet(str(decoded_dir)).join(rows, on="path")
+        .select("row", "path", "label", "sha256", "width", "height", "pixels")
+        .orderBy("row")
+    )
+    with StageProgress(spark.sparkContext, "writing images.parquet"):
+        table.write.parquet(str(parquet_dir))
+
+
+def build_manifest(config: PreprocessConfig, listing: Listing,
+                   selection: Selection, fingerprint: str,
+                   records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest.json contents for a finished build."""
+    label_counts = Counter(record["label"] for record in selection.used)
+    skipped = [{"path": item.relative,
+                "reason": f"too large: file of {item.size_bytes} bytes exceeds 2 GiB"}
+               for item in listing.oversized] + selection.skipped
+    return {
+        "resolution": config.resolution,
+        "count": len(selection.used),
+        "labels": dict(sorted(label_counts.items())),
+        "label_names": sorted(label_counts),
+        "inputs_seen": len(listing.files) + len(listing.oversized),
+        "ignored_files": listing.ignored_count,
+        "skipped": sorted(skipped, key=lambda item: item["path"]),
+        "duplicates": len(selection.duplicate_paths),
+        "duplicate_paths": selection.duplicate_paths,
+        "near_duplicates": selection.near_duplicates,
+        "fingerprint": fingerprint,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+        "options": dataclasses.asdict(config),
+        "decoded_by": sorted({record["worker"] for record in records}),
+    }
+
+
+def log_summary(manifest: dict[str, Any], seconds: float) -> None:
+    """One line for what was kept, one per skip reason."""
+    logger.info("used %d of %d files in %.1f s: %s; %d exact duplicates, %d near "
+                "duplicates, %d skipped", manifest["count"], manifest["inputs_seen"],
+                seconds, ", ".join(f"{name} {count}" for name, count in
+                                   manifest["labels"].items()) or "no labels",
+                manifest["duplicates"], len(manifest["near_duplicates"]),
+                len(manifest["skipped"]))
+    reasons = Counter(item["reason"].split(":")[0] for item in manifest["skipped"])
+    for reason, count in reasons.most_common():
+        logger.info("  skipped %d: %s", count, reason)
+
+
+def build_cache(config: PreprocessConfig, root: Path, listing: Listing,
+                fingerprint: str, staging: Path) -> dict[str, Any]:
+    """Run the Spark job and write the whole cache into the staging folder."""
+    with tempfile.TemporaryDirectory(prefix="crackgan-spark-") as work:
+        started = time.monotonic()
+        spark = start_spark(config, Path(work))
+        logger.info("Spark %s started on %s in %.1f s", spark.version, config.master,
+                    time.monotonic() - started)
+        try:
+
+            # Decode, then choose the rows to keep from the metadata alone.
+            decoded_dir = staging / "decoded.parquet"
+            records = (decode_with_spark(spark, config, root, listing, decoded_dir)
+                       if listing.files else [])
+            selection = select_images(records, config.near_duplicates,
+                                      config.near_duplicate_distance)
+            manifest = build_manifest(config, listing, selection, fingerprint, records)
+            if not selection.used:
+                return manifest
+
+            # Write the kept rows with their pixels.
+            write_image_table(spark, decoded_dir, selection.used,
+                              staging / cache.PARQUET_DIR)
+        finally:
+            spark.stop()
+    shutil.rmtree(decoded_dir)
+
+    # Fill the arrays from Parquet in batches, then the preview grid.
+    cache.fill_arrays(staging / cache.PARQUET_DIR, staging, manifest["count"],
+                      config.resolution, manifest["label_names"])
+    cache.write_reals(staging, config.seed,
+                      title=f"{manifest['count']} cached images, {config.resolution} px")
+    return manifest
+
+
+def run(config: PreprocessConfig) -> dict[str, Any]:
+    """Bring the cache at config.output up to date with config.input; return manifest.
+
+    Reuses a complete cache with the same fingerprint without starting Spark, unless
+    config.force. Raises ConfigError for a missing input folder and
+    NoUsableImagesError when no photo could be used.
+    """
+    started = time.monotonic()
+    root = Path(config.input).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"--input: folder {config.input!r} does not exist "
+                          f"(resolved to {root})")
+    output = Path(config.output)
+
+    # List and fingerprint the inputs; an up-to-date cache is reused as it is.
+    listing = list_inputs(root)
+    logger.info("found %d image files under %s (%d other files ignored)",
+                len(listing.files) + len(listing.oversized), root,
+                listing.ignored_count)
+    fingerprint = cache.fingerprint(listing.files + listing.oversized, root,
+                                    fingerprint_options(config))
+    existing = cache.current_manifest(output, fingerprint)
+    if existing is not None and not config.force:
+        logger.info("cache %s is up to date (fingerprint %s, %d images); reusing it, "
+                    "--force rebuilds", output, fingerprint[:12], existing["count"])
+        return existing
+    if not listing.files and not listing.oversized:
+        raise NoImagesError(no_images_message(root))
+
+    # Build in a staging folder beside the output, then swap it into place.
+    staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        manifest = build_cache(config, root, listing, fingerprint, staging)
+        log_summary(manifest, time.monotonic() - started)
+        if manifest["count"] == 0:
+            raise NoUsableImagesError(no_images_message(root))
+        atomic_write_json(staging / "manifest.json", manifest)
+        replace_directory(staging, output)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return manifest
+
+
+def no_images_message(root: Path) -> str:
+    """The error for a folder without a single usable photo."""
+    formats = ", ".join(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
+    return (f"--input: no usable image in {root} (searched recursively for files "
+            f"ending in {formats}, any letter case)")
