@@ -1,0 +1,86 @@
+# crackgan: set-up, tests and a demo run of the four steps.
+#
+#   make demo     install if needed, then run the whole pipeline on data/images
+#                 (or, with no photos there, on a procedural demo set)
+#   make test     install if needed, then run the test suite
+#   make clean    delete outputs/ (keeps the virtual environment)
+#
+# Every variable below can be overridden: make demo DEMO_MINUTES=20 DEMO_NUM=2000
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Python 3.11 interpreter the virtual environment is built from.
+PYTHON ?= python3.11
+# Where the virtual environment lives.
+VENV ?= .venv
+# Free disk space (GiB) the first install needs: TensorFlow, PySpark, PyTorch CPU.
+MIN_FREE_GB ?= 6
+
+# Photos the demo uses when the folder holds any; otherwise the procedural set.
+IMAGES ?= data/images
+# Procedural demo set: folder, image count (cracked + intact) and seed.
+DEMO_DATA ?= outputs/demo-data
+DEMO_COUNT ?= 400
+DEMO_SEED ?= 0
+# Training resolution, label and wall-clock budget of the demo's training run.
+DEMO_RESOLUTION ?= 64
+DEMO_LABEL ?= cracked
+DEMO_MINUTES ?= 6
+# A step count the time budget stops first; raise DEMO_MINUTES to train longer.
+DEMO_STEPS ?= 100000
+# Images generate_images.py writes.
+DEMO_NUM ?= 1000
+# --fresh starts a new run each time; DEMO_FRESH= continues the previous one.
+DEMO_FRESH ?= --fresh
+
+VENV_PYTHON := $(VENV)/bin/python
+REQUIREMENTS := $(wildcard requirements.txt requirements-dev.txt)
+EVAL_REQUIREMENTS := $(wildcard requirements-eval.txt)
+REQUIREMENTS_HASH := $(shell cat $(REQUIREMENTS) $(EVAL_REQUIREMENTS) /dev/null \
+	| sha256sum | cut -c1-16)
+# Present once this exact set of requirement files is installed; re-runs skip pip.
+STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
+
+.PHONY: help install test demo clean distclean
+
+help:
+	@echo "make demo       run the whole pipeline (about $(DEMO_MINUTES) min of training)"
+	@echo "make test       run the test suite"
+	@echo "make install    create $(VENV) and install the requirements"
+	@echo "make clean      delete outputs/"
+	@echo "make distclean  delete outputs/ and $(VENV)"
+
+install: $(STAMP)
+
+$(STAMP):
+	@if [ ! -x "$(VENV_PYTHON)" ]; then \
+		scripts/check_env.sh install "$(PYTHON)" "$(VENV)" "$(MIN_FREE_GB)"; \
+		echo "Creating $(VENV) with $(PYTHON)"; \
+		"$(PYTHON)" -m venv "$(VENV)"; \
+	fi
+	@scripts/check_env.sh run "$(VENV)"
+	$(VENV_PYTHON) -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
+	$(if $(EVAL_REQUIREMENTS),$(VENV_PYTHON) -m pip install --quiet --no-deps \
+		-r $(EVAL_REQUIREMENTS))
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: $(STAMP)
+	@scripts/check_env.sh run "$(VENV)"
+	$(VENV_PYTHON) -m pytest
+
+demo: $(STAMP)
+	@scripts/check_env.sh run "$(VENV)"
+	@PYTHON_BIN="$(VENV_PYTHON)" IMAGES="$(IMAGES)" DEMO_DATA="$(DEMO_DATA)" \
+		DEMO_COUNT="$(DEMO_COUNT)" DEMO_SEED="$(DEMO_SEED)" \
+		DEMO_RESOLUTION="$(DEMO_RESOLUTION)" DEMO_LABEL="$(DEMO_LABEL)" \
+		DEMO_MINUTES="$(DEMO_MINUTES)" DEMO_STEPS="$(DEMO_STEPS)" \
+		DEMO_NUM="$(DEMO_NUM)" DEMO_FRESH="$(DEMO_FRESH)" scripts/demo.sh
+
+clean:
+	rm -rf outputs
+
+distclean: clean
+	rm -rf $(VENV)
