@@ -40,6 +40,9 @@ MAX_FILE_BYTES = 2**31 - 1
 # Rows per Arrow batch sent to a Python worker: bounded so a batch of 12 MP photos
 # stays at tens of megabytes.
 ARROW_BATCH_ROWS = 16
+# Decoding partitions per core when --partitions is 0: a few, so a slow partition
+# does not leave a core idle at the end.
+PARTITIONS_PER_CORE = 2
 # Seconds between progress lines while a Spark stage runs.
 PROGRESS_INTERVAL_SEC = 2.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +75,26 @@ class NoImagesError(NoUsableImagesError):
 class Listing:
     """What the driver found under the input folder."""
 
+    # Every file with an image extension, sorted by relative path.
     files: list[cache.InputFile]
-    # Files skipped without reading them (over Spark's size limit).
-    oversized: list[cache.InputFile]
     # Non-image, hidden and system files that were not considered.
     ignored_count: int
+
+    def to_decode(self) -> list[cache.InputFile]:
+        """Files worth sending to Spark: not empty and not over its size limit."""
+        return [item for item in self.files
+                if 0 < item.size_bytes <= MAX_FILE_BYTES]
+
+    def skipped_unread(self) -> list[dict[str, str]]:
+        """Files rejected from their size alone, with the reason."""
+        skipped = []
+        for item in self.files:
+            if item.size_bytes == 0:
+                skipped.append({"path": item.relative, "reason": "empty file"})
+            elif item.size_bytes > MAX_FILE_BYTES:
+                skipped.append({"path": item.relative, "reason": (
+                    f"too large: file of {item.size_bytes} bytes exceeds 2 GiB")})
+        return skipped
 
 
 def is_hidden_or_system(relative: Path) -> bool:
@@ -88,7 +106,7 @@ def is_hidden_or_system(relative: Path) -> bool:
 
 def list_inputs(root: Path) -> Listing:
     """List photos recursively, sorted by relative path, with size and mtime."""
-    files, oversized, ignored = [], [], 0
+    files, ignored = [], 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         for name in filenames:
@@ -100,10 +118,10 @@ def list_inputs(root: Path) -> Listing:
                 ignored += 1
                 continue
             stat = path.stat()
-            item = cache.InputFile(relative.as_posix(), stat.st_size, stat.st_mtime_ns)
-            (oversized if stat.st_size > MAX_FILE_BYTES else files).append(item)
+            files.append(cache.InputFile(relative.as_posix(), stat.st_size,
+                                         stat.st_mtime_ns))
     files.sort(key=lambda item: item.relative)
-    return Listing(files, oversized, ignored)
+    return Listing(files, ignored)
 
 
 def fingerprint_options(config: PreprocessConfig) -> dict[str, Any]:
@@ -220,6 +238,25 @@ class StageProgress:
         self._thread.join()
 
 
+def binary_file_can_read(relative: str) -> bool:
+    """False for names Spark's file listing drops or Hadoop cannot parse.
+
+    Spark treats leaf names starting with "_" as metadata and skips them, and Hadoop
+    paths cannot hold a colon; such files are read by read_files instead.
+    """
+    return not Path(relative).name.startswith("_") and ":" not in relative
+
+
+def read_files(batches: Iterator[Any]) -> Iterator[Any]:
+    """mapInPandas body: read each row's file:// URI into a content column."""
+    import pandas as pd
+
+    for frame in batches:
+        contents = [Path(unquote(urlsplit(uri).path)).read_bytes()
+                    for uri in frame["path"]]
+        yield pd.DataFrame({"path": frame["path"], "content": contents})
+
+
 def hadoop_path(path: Path) -> str:
     """A local path with Hadoop glob characters escaped, so it is read literally."""
     text = str(path)
@@ -270,14 +307,21 @@ def start_spark(config: PreprocessConfig, work_dir: Path) -> Any:
     return spark
 
 
-def plan_partitions(spark: Any, config: PreprocessConfig, listing: Listing) -> int:
-    """Pack files into about `partitions` Spark partitions of similar byte size."""
-    target = config.partitions or 4 * spark.sparkContext.defaultParallelism
-    target = max(1, min(target, len(listing.files)))
-    total_bytes = sum(item.size_bytes for item in listing.files)
-    spark.conf.set("spark.sql.files.openCostInBytes", "8192")
+def plan_partitions(spark: Any, config: PreprocessConfig,
+                    files: list[cache.InputFile]) -> int:
+    """Pack files into about `partitions` Spark partitions of similar cost.
+
+    Spark bins files by size plus an "open cost" per file; setting that cost to the
+    mean file size balances partitions by both bytes and file count.
+    """
+    target = config.partitions or PARTITIONS_PER_CORE * (
+        spark.sparkContext.defaultParallelism)
+    target = max(1, min(target, len(files)))
+    total_bytes = sum(item.size_bytes for item in files)
+    open_cost = max(1, total_bytes // max(1, len(files)))
+    spark.conf.set("spark.sql.files.openCostInBytes", str(open_cost))
     spark.conf.set("spark.sql.files.maxPartitionBytes",
-                   str(max(1, -(-total_bytes // target))))
+                   str(max(1, -(-(total_bytes + open_cost * len(files)) // target))))
     return target
 
 
@@ -288,14 +332,14 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
 
     # Read the listed files' bytes and decode them in Python workers, partition by
     # partition; the pixels go straight to Parquet.
-    partitions = plan_partitions(spark, config, listing)
-    paths = [hadoop_path(root / item.relative) for item in listing.files]
-    raw = spark.read.format("binaryFile").load(paths)
-    decoded = raw.select("path", "content").mapInPandas(
+    files = listing.to_decode()
+    partitions = plan_partitions(spark, config, files)
+    raw = read_raw(spark, root, files)
+    decoded = raw.mapInPandas(
         lambda batches: decode_batches(batches, str(root), config.resolution,
                                        config.crop, config.min_size, config.max_pixels),
         schema=DECODED_SCHEMA)
-    logger.info("decoding %d files in about %d partitions", len(paths), partitions)
+    logger.info("decoding %d files in about %d partitions", len(files), partitions)
     with StageProgress(spark.sparkContext, "decoding"):
         decoded.write.parquet(str(decoded_dir))
 
@@ -304,6 +348,30 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
                "worker"]
     table = pa_dataset.dataset(decoded_dir, format="parquet").to_table(columns=columns)
     return table.to_pylist()
+
+
+def read_raw(spark: Any, root: Path, files: list[cache.InputFile]) -> Any:
+    """A DataFrame of (path URI, content bytes), read on the executors.
+
+    Spark's binaryFile source reads almost every file; the few names it cannot
+    read are read by a small path-based job instead, still on the executors.
+    """
+    readable = [item for item in files if binary_file_can_read(item.relative)]
+    direct = [item for item in files if not binary_file_can_read(item.relative)]
+    frames = []
+    if readable:
+        paths = [hadoop_path(root / item.relative) for item in readable]
+        frames.append(spark.read.format("binaryFile").load(paths)
+                      .select("path", "content"))
+    if direct:
+        uris = spark.createDataFrame([((root / item.relative).as_uri(),)
+                                      for item in direct], schema="path string")
+        frames.append(uris.mapInPandas(read_files,
+                                       schema="path string, content binary"))
+    raw = frames[0]
+    for frame in frames[1:]:
+        raw = raw.unionByName(frame)
+    return raw
 
 
 def write_image_table(spark: Any, decoded_dir: Path, used: list[dict[str, Any]],
@@ -326,15 +394,13 @@ def build_manifest(config: PreprocessConfig, listing: Listing,
                    records: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest.json contents for a finished build."""
     label_counts = Counter(record["label"] for record in selection.used)
-    skipped = [{"path": item.relative,
-                "reason": f"too large: file of {item.size_bytes} bytes exceeds 2 GiB"}
-               for item in listing.oversized] + selection.skipped
+    skipped = listing.skipped_unread() + selection.skipped
     return {
         "resolution": config.resolution,
         "count": len(selection.used),
         "labels": dict(sorted(label_counts.items())),
         "label_names": sorted(label_counts),
-        "inputs_seen": len(listing.files) + len(listing.oversized),
+        "inputs_seen": len(listing.files),
         "ignored_files": listing.ignored_count,
         "skipped": sorted(skipped, key=lambda item: item["path"]),
         "duplicates": len(selection.duplicate_paths),
@@ -361,6 +427,16 @@ def log_summary(manifest: dict[str, Any], seconds: float) -> None:
         logger.info("  skipped %d: %s", count, reason)
 
 
+def unreturned_records(listing: Listing, records: list[dict[str, Any]]
+                       ) -> list[dict[str, Any]]:
+    """Records marking listed files that Spark's read did not return as skipped."""
+    returned = {record["path"] for record in records}
+    return [{"path": item.relative, "label": "", "sha256": "", "width": 0,
+             "height": 0, "dhash": None, "worker": "driver",
+             "reason": "not read by Spark (its file listing dropped the file)"}
+            for item in listing.to_decode() if item.relative not in returned]
+
+
 def build_cache(config: PreprocessConfig, root: Path, listing: Listing,
                 fingerprint: str, staging: Path) -> dict[str, Any]:
     """Run the Spark job and write the whole cache into the staging folder."""
@@ -374,7 +450,8 @@ def build_cache(config: PreprocessConfig, root: Path, listing: Listing,
             # Decode, then choose the rows to keep from the metadata alone.
             decoded_dir = staging / "decoded.parquet"
             records = (decode_with_spark(spark, config, root, listing, decoded_dir)
-                       if listing.files else [])
+                       if listing.to_decode() else [])
+            records += unreturned_records(listing, records)
             selection = select_images(records, config.near_duplicates,
                                       config.near_duplicate_distance)
             manifest = build_manifest(config, listing, selection, fingerprint, records)
@@ -413,16 +490,16 @@ def run(config: PreprocessConfig) -> dict[str, Any]:
     # List and fingerprint the inputs; an up-to-date cache is reused as it is.
     listing = list_inputs(root)
     logger.info("found %d image files under %s (%d other files ignored)",
-                len(listing.files) + len(listing.oversized), root,
+                len(listing.files), root,
                 listing.ignored_count)
-    fingerprint = cache.fingerprint(listing.files + listing.oversized, root,
+    fingerprint = cache.fingerprint(listing.files, root,
                                     fingerprint_options(config))
     existing = cache.current_manifest(output, fingerprint)
     if existing is not None and not config.force:
         logger.info("cache %s is up to date (fingerprint %s, %d images); reusing it, "
                     "--force rebuilds", output, fingerprint[:12], existing["count"])
         return existing
-    if not listing.files and not listing.oversized:
+    if not listing.files:
         raise NoImagesError(no_images_message(root))
 
     # Build in a staging folder beside the output, then swap it into place.
