@@ -268,7 +268,7 @@ def add_crack_pattern(rng: np.random.Generator, field: CrackField, kind: str) ->
             start, angle = edge_start(rng, width, height)
             grow_crack(rng, field, start, angle, rng.uniform(0.6, 1.6) * height, style)
     else:
-        style = CrackStyle(width=1.0 * unit, brightness=200, alpha=120, step=8 * unit,
+        style = CrackStyle(width=1.3 * unit, brightness=210, alpha=150, step=8 * unit,
                            wander=0.05, kink_rate=0.03, branch_rate=0.015, max_depth=1)
         for _ in range(int(rng.integers(1, 4))):
             start, angle = edge_start(rng, width, height)
