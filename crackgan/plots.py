@@ -75,3 +75,61 @@ def save_loss_curves(
     figure.tight_layout()
     atomic_write_with(path, lambda tmp: figure.savefig(tmp, format="png"))
     plt.close(figure)
+
+
+def save_image_pairs(
+    left: np.ndarray,
+    right: np.ndarray,
+    path: str | Path,
+    captions: Sequence[str],
+    title: str | None = None,
+    pairs_per_row: int = 4,
+) -> None:
+    """Show uint8 image pairs side by side (left | right), each with a caption."""
+    count = len(left)
+    rows = max(1, math.ceil(count / pairs_per_row))
+    figure, axes = plt.subplots(rows, pairs_per_row, figsize=(2.4 * pairs_per_row,
+                                                               1.6 * rows + 0.4),
+                                dpi=100, squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index >= count:
+            continue
+        gap = np.full((left.shape[1], 2, 3), 255, dtype=np.uint8)
+        axis.imshow(np.concatenate([left[index], gap, right[index]], axis=1),
+                    interpolation="nearest")
+        axis.set_title(captions[index], fontsize=7)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    atomic_write_with(path, lambda tmp: figure.savefig(tmp, format="png"))
+    plt.close(figure)
+
+
+def save_accuracy_bars(
+    names: Sequence[str],
+    means: Sequence[float],
+    stds: Sequence[float],
+    path: str | Path,
+    baseline: float | None = None,
+    title: str = "Accuracy",
+) -> None:
+    """Bar chart of mean accuracies with std error bars and an optional baseline."""
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    positions = np.arange(len(names))
+    axes.bar(positions, means, yerr=stds, capsize=6, color="#4c72b0", alpha=0.85)
+    for position, mean in zip(positions, means):
+        axes.text(position, 0.02, f"{mean:.3f}", ha="center", va="bottom",
+                  color="white", fontsize=9)
+    if baseline is not None:
+        axes.axhline(baseline, color="#c44e52", linestyle="--", linewidth=1,
+                     label=f"majority class ({baseline:.3f})")
+        axes.legend(loc="lower right", fontsize=8)
+    axes.set_xticks(positions, list(names))
+    axes.set_ylim(0, 1)
+    axes.set_ylabel("accuracy on held-out real images")
+    axes.set_title(title, fontsize=10)
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    atomic_write_with(path, lambda tmp: figure.savefig(tmp, format="png"))
+    plt.close(figure)
