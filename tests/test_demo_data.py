@@ -10,12 +10,10 @@ from PIL import Image, ImageFilter
 
 from crackgan import demo_data
 from crackgan.config import ConfigError
+from crackgan.demo_cracks import CrackField, CrackStyle, grow_crack
 from crackgan.demo_data import (
     MARKER_NAME,
-    CrackField,
-    CrackStyle,
     DemoDataConfig,
-    grow_crack,
     render_demo_image,
     write_demo_set,
 )
@@ -109,10 +107,12 @@ def test_main_exit_codes(tmp_path) -> None:
 
 
 def test_cracked_images_have_more_thin_bright_lines() -> None:
-    cracked = [thin_bright_fraction(render_demo_image("cracked", 0, i, 128))
-               for i in range(16)]
-    intact = [thin_bright_fraction(render_demo_image("intact", 0, i, 128))
-              for i in range(16)]
+    cracked = [
+        thin_bright_fraction(render_demo_image("cracked", 0, i, 128)) for i in range(16)
+    ]
+    intact = [
+        thin_bright_fraction(render_demo_image("intact", 0, i, 128)) for i in range(16)
+    ]
 
     # Compare medians, and how often a cracked image beats an intact one (a light
     # phone rim or a woven cloth also makes thin bright lines, so not always).
@@ -130,10 +130,12 @@ def test_crack_walk_turns_gently_and_branches() -> None:
     assert len(field.paths) > 1, "expected branches"
     main = field.paths[0].points
     assert len(main) > 10
-    headings = [math.atan2(y1 - y0, x1 - x0)
-                for (x0, y0), (x1, y1) in zip(main, main[1:])]
-    turns = [abs(math.remainder(b - a, 2 * math.pi))
-             for a, b in zip(headings, headings[1:])]
+    headings = [
+        math.atan2(y1 - y0, x1 - x0) for (x0, y0), (x1, y1) in zip(main, main[1:])
+    ]
+    turns = [
+        abs(math.remainder(b - a, 2 * math.pi)) for a, b in zip(headings, headings[1:])
+    ]
     assert np.median(turns) < 0.3, "a crack should mostly run straight-ish"
     assert np.ptp([x for x, _ in main]) > 50, "a crack should travel"
     for path in field.paths:
