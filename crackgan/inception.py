@@ -14,6 +14,7 @@ import importlib.util
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,11 @@ class InceptionFeatures:
         if sha1 != WEIGHTS_SHA1:
             raise FeaturesUnavailable(
                 f"{self.weights} has SHA-1 {sha1}, expected {WEIGHTS_SHA1}")
-        self.model: Any = torch.jit.load(str(self.weights), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            # torch 2.13 marks torch.jit.load deprecated; the file is TorchScript.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model: Any = torch.jit.load(str(self.weights), map_location="cpu")
+        self.model.eval()
         self.batch_size = batch_size
         self.cache_dir = cache_dir
 
@@ -150,7 +155,8 @@ class InceptionFeatures:
         chunks = []
         started = time.monotonic()
         for start in range(0, len(images), self.batch_size):
-            batch = to_network_input(resize_clean(images[start : start + self.batch_size]))
+            batch_images = images[start : start + self.batch_size]
+            batch = to_network_input(resize_clean(batch_images))
             with torch.inference_mode():
                 output = self.model(torch.from_numpy(batch))
             chunks.append(output.reshape(len(batch), FEATURE_DIM).double().numpy())

@@ -1,4 +1,4 @@
-"""The evaluation report: runs the chosen metrics, then writes report.json and report.md.
+"""The evaluation report: runs the chosen metrics, writes report.json and report.md.
 
 report.json has one key per metric (value, spread, sample sizes, notes, details) and
 an "evaluation" key describing the inputs and timings; report.md shows the same with
@@ -51,8 +51,8 @@ def load_inputs(config: EvaluateConfig, out: Path) -> tuple[EvaluationInputs, di
     else:
         real = cache["images"][cache["labels"] == cache["label_names"].index(label)]
     if len(real) < 2:
-        raise ConfigError(f"--label: {label!r} has {len(real)} images in {config.data}; "
-                          "expected at least 2")
+        raise ConfigError(f"--label: {label!r} has {len(real)} images in "
+                          f"{config.data}; expected at least 2")
     inputs = EvaluationInputs(
         real=real, generated=generated, label=label,
         generated_label=info.get("label") or config.label, all_images=cache["images"],
@@ -84,7 +84,7 @@ def run_metrics(metrics: list[Metric], inputs: EvaluationInputs) -> dict[str, An
 
 
 def build_report(config: EvaluateConfig) -> dict[str, Any]:
-    """Run the whole evaluation and write every output; returns report.json's content."""
+    """Run the whole evaluation and write every output; returns report.json's data."""
     started = time.monotonic()
     metrics = select_metrics(config.metrics)
     out = check_output_folder(config)
@@ -100,7 +100,8 @@ def build_report(config: EvaluateConfig) -> dict[str, Any]:
         plots.save_image_grid(shown, out / f"{name}_grid.png", columns=8,
                               title=f"{name} ({len(images)} images)")
     report = run_metrics(metrics, inputs)
-    report["evaluation"] = describe_run(config, inputs, info, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    report["evaluation"] = describe_run(config, inputs, info, seconds)
     atomic_write_json(out / "report.json", report)
     atomic_write_bytes(out / "report.md", render_markdown(report).encode("utf-8"))
     return report

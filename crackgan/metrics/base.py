@@ -43,13 +43,14 @@ class EvaluationInputs:
     _features: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def extractor(self) -> InceptionFeatures:
-        """The Inception network, loaded on first use; raises MetricSkipped without it."""
+        """The Inception network, loaded on first use; MetricSkipped without it."""
         if self._extractor is None:
             try:
                 self._extractor = InceptionFeatures(
                     self.feature_batch_size, cache_dir=self.out_dir / "features")
             except FeaturesUnavailable as error:
-                raise MetricSkipped(f"Inception features unavailable: {error}") from error
+                raise MetricSkipped(
+                    f"Inception features unavailable: {error}") from error
         return self._extractor
 
     def features(self, which: str) -> np.ndarray:

@@ -41,7 +41,8 @@ def training_set(condition: str, inputs: EvaluationInputs, train: np.ndarray,
     if condition == "real" or generated_index is None:
         return images, labels
     count = min(len(inputs.generated), MAX_SYNTHETIC)
-    synthetic = inputs.generated[rng.choice(len(inputs.generated), count, replace=False)]
+    chosen = rng.choice(len(inputs.generated), count, replace=False)
+    synthetic = inputs.generated[chosen]
     synthetic_labels = np.full(count, generated_index, dtype=labels.dtype)
     if condition == "synthetic":
         keep = labels != generated_index

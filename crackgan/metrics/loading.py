@@ -74,12 +74,16 @@ def read_generated(path: str | Path, resolution: int) -> tuple[np.ndarray, dict]
                           f"{images.shape[2]}x{images.shape[1]}, but the cache's "
                           f"resolution is {resolution}")
     info_path = folder / "generation.json"
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    info = {}
+    if info_path.is_file():
+        info = json.loads(info_path.read_text(encoding="utf-8"))
     return images, info
 
 
-def reference_label(requested: str | None, info: dict, label_names: list[str]) -> str | None:
-    """The label of the real reference set: --label, else generation.json's, else None."""
+def reference_label(
+    requested: str | None, info: dict, label_names: list[str]
+) -> str | None:
+    """The real reference set's label: --label, else generation.json's, else None."""
     label = requested if requested is not None else info.get("label")
     if label is not None and label not in label_names:
         source = "--label" if requested is not None else "generation.json's label"

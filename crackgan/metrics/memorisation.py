@@ -73,7 +73,8 @@ def write_nearest_pairs(inputs: EvaluationInputs, distances: np.ndarray) -> str:
     closest = np.argsort(distances.min(axis=1))[:PAIRS_SHOWN]
     captions = [f"gen {g} / real {nearest_real[g]}\nd={distances[g].min():.3g}"
                 for g in closest]
-    plots.save_image_pairs(inputs.generated[closest], inputs.real[nearest_real[closest]],
+    plots.save_image_pairs(inputs.generated[closest],
+                           inputs.real[nearest_real[closest]],
                            inputs.out_dir / "nearest.png", captions,
                            title="Closest generated (left) / real (right) pairs")
     return "nearest.png"

@@ -1,4 +1,4 @@
-"""Improved precision and recall (Kynkäänniemi et al. 2019) in Inception feature space."""
+"""Improved precision and recall (Kynkäänniemi et al. 2019) on Inception features."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def compute(inputs: EvaluationInputs) -> MetricResult:
         sample_sizes={"real": count, "generated": count, "k": NEIGHBOURS},
         notes=["value is precision; recall is in details. Both sets are cut to the "
                "same size because recall grows with the generated set's size."],
-        details={"precision": float(precision), "precision_spread": float(precision_std),
+        details={"precision": float(precision),
+                 "precision_spread": float(precision_std),
                  "recall": float(recall), "recall_spread": float(recall_std)})
 
 
