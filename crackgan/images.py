@@ -22,6 +22,7 @@ BACKGROUND_RGB = (0, 0, 0)
 DRAFT_OVERSAMPLE = 2
 # Reduce in integer steps first, then LANCZOS over the last factor of this many.
 REDUCING_GAP = 3.0
+EXIF_ORIENTATION_TAG = 0x0112
 # A truncated file is an error, never a half-grey image.
 assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
@@ -85,10 +86,12 @@ def decode_image(
         image.draft(None, (side, side))
     try:
         image.load()
+        orientation = image.getexif().get(EXIF_ORIENTATION_TAG)
         image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         return DecodedImage(None, width, height, describe_load_error(file_format, error))
-    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
 
     # Bring any mode to 8-bit RGB, then to the square target.
     rgb = to_rgb(image)

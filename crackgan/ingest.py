@@ -21,7 +21,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -134,10 +134,24 @@ def fingerprint_options(config: PreprocessConfig) -> dict[str, Any]:
     }
 
 
+def local_path_from_uri(uri: str) -> str:
+    """The local path of a binaryFile `path` value.
+
+    Spark 4 returns "file:" followed by the path as it is on disk (spaces, "%" and
+    "#" not escaped), so only the scheme is removed. A percent-encoded URI, as
+    other Hadoop versions may give, is decoded when only its decoded form exists.
+    """
+    path = uri[len("file:"):] if uri.startswith("file:") else uri
+    if path.startswith("//"):
+        path = "/" + path[2:].split("/", 1)[1] if "/" in path[2:] else "/"
+    if not os.path.exists(path) and os.path.exists(unquote(path)):
+        return unquote(path)
+    return path
+
+
 def relative_from_uri(uri: str, root: str) -> str:
-    """Path relative to root, '/'-separated, from a binaryFile URI like file:/a%20b."""
-    path = unquote(urlsplit(uri).path)
-    return Path(path).relative_to(root).as_posix()
+    """Path relative to root, '/'-separated, from a binaryFile `path` value."""
+    return Path(local_path_from_uri(uri)).relative_to(root).as_posix()
 
 
 def decode_batches(batches: Iterator[Any], root: str, resolution: int, crop: str,
@@ -194,7 +208,8 @@ def select_images(records: list[dict[str, Any]], near_duplicates: bool,
         # A photo within the Hamming distance of a kept one is a near-duplicate.
         if near_duplicates and kept_hashes:
             distances = np.bitwise_count(
-                np.array(kept_hashes, dtype=np.int64) ^ np.int64(record["dhash"]))
+                np.array(kept_hashes, dtype=np.int64).view(np.uint64)
+                ^ np.array([record["dhash"]], dtype=np.int64).view(np.uint64))
             closest = int(np.argmin(distances))
             if distances[closest] <= near_distance:
                 selection.near_duplicates.append({
@@ -248,11 +263,11 @@ def binary_file_can_read(relative: str) -> bool:
 
 
 def read_files(batches: Iterator[Any]) -> Iterator[Any]:
-    """mapInPandas body: read each row's file:// URI into a content column."""
+    """mapInPandas body: read each row's file: path into a content column."""
     import pandas as pd
 
     for frame in batches:
-        contents = [Path(unquote(urlsplit(uri).path)).read_bytes()
+        contents = [Path(local_path_from_uri(uri)).read_bytes()
                     for uri in frame["path"]]
         yield pd.DataFrame({"path": frame["path"], "content": contents})
 
@@ -364,7 +379,7 @@ def read_raw(spark: Any, root: Path, files: list[cache.InputFile]) -> Any:
         frames.append(spark.read.format("binaryFile").load(paths)
                       .select("path", "content"))
     if direct:
-        uris = spark.createDataFrame([((root / item.relative).as_uri(),)
+        uris = spark.createDataFrame([(f"file:{root / item.relative}",)
                                       for item in direct], schema="path string")
         frames.append(uris.mapInPandas(read_files,
                                        schema="path string, content binary"))
