@@ -43,12 +43,13 @@ REQUIREMENTS_HASH := $(shell cat $(REQUIREMENTS) $(EVAL_REQUIREMENTS) /dev/null 
 # Present once this exact set of requirement files is installed; re-runs skip pip.
 STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
 
-.PHONY: help install test demo clean distclean
+.PHONY: help install test demo readme-figure clean distclean
 
 help:
 	@echo "make demo       run the whole pipeline (about $(DEMO_MINUTES) min of training)"
 	@echo "make test       run the test suite"
 	@echo "make install    create $(VENV) and install the requirements"
+	@echo "make readme-figure  redraw docs/img/demo_grid.png from make demo's outputs"
 	@echo "make clean      delete outputs/"
 	@echo "make distclean  delete outputs/ and $(VENV)"
 
@@ -78,6 +79,11 @@ demo: $(STAMP)
 		DEMO_RESOLUTION="$(DEMO_RESOLUTION)" DEMO_LABEL="$(DEMO_LABEL)" \
 		DEMO_MINUTES="$(DEMO_MINUTES)" DEMO_STEPS="$(DEMO_STEPS)" \
 		DEMO_NUM="$(DEMO_NUM)" DEMO_FRESH="$(DEMO_FRESH)" scripts/demo.sh
+
+# The README's picture, from the outputs of the last make demo.
+readme-figure: $(STAMP)
+	$(VENV_PYTHON) scripts/readme_figure.py --cache outputs/cache \
+		--generated outputs/generated --label $(DEMO_LABEL) --out docs/img/demo_grid.png
 
 clean:
 	rm -rf outputs
