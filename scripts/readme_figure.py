@@ -1,8 +1,4 @@
-"""Draw the README's picture: real images beside generated ones, from make demo's outputs.
-
-Usage: python scripts/readme_figure.py [--cache outputs/cache] [--generated
-outputs/generated] [--label cracked] [--count 24] [--out docs/img/demo_grid.png]
-"""
+"""Draw the README's picture: real images beside generated ones, from make demo."""
 
 from __future__ import annotations
 
