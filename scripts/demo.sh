@@ -43,8 +43,9 @@ say "3/4 generate_images.py ($DEMO_NUM images)"
     --num "$DEMO_NUM" --label "$DEMO_LABEL"
 
 say "4/4 evaluate.py"
+# shellcheck disable=SC2086  # DEMO_EVAL_FLAGS holds several flags or nothing.
 "$PYTHON_BIN" evaluate.py --data outputs/cache --generated outputs/generated \
-    --out outputs/report --label "$DEMO_LABEL"
+    --out outputs/report --label "$DEMO_LABEL" ${DEMO_EVAL_FLAGS:-}
 
 say "done in $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
 say "real images:      outputs/cache/reals.png"
