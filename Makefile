@@ -45,12 +45,13 @@ REQUIREMENTS_HASH := $(shell cat $(REQUIREMENTS) $(EVAL_REQUIREMENTS) /dev/null 
 # Present once this exact set of requirement files is installed; re-runs skip pip.
 STAMP := $(VENV)/.installed-$(REQUIREMENTS_HASH)
 
-.PHONY: help install test demo readme-figure clean distclean
+.PHONY: help install test demo bench readme-figure clean distclean
 
 help:
 	@echo "make demo       run the whole pipeline (about $(DEMO_MINUTES) min of training)"
 	@echo "make test       run the test suite"
 	@echo "make install    create $(VENV) and install the requirements"
+	@echo "make bench      print speed figures (bench/*.py, procedural images/s)"
 	@echo "make readme-figure  redraw docs/img/demo_grid.png from make demo's outputs"
 	@echo "make clean      delete outputs/"
 	@echo "make distclean  delete outputs/ and $(VENV)"
@@ -82,6 +83,15 @@ demo: $(STAMP)
 		DEMO_MINUTES="$(DEMO_MINUTES)" DEMO_STEPS="$(DEMO_STEPS)" \
 		DEMO_NUM="$(DEMO_NUM)" DEMO_FRESH="$(DEMO_FRESH)" \
 		DEMO_EVAL_FLAGS="$(DEMO_EVAL_FLAGS)" scripts/demo.sh
+
+# Speed figures: every script in bench/, then the procedural set's images per second.
+bench: $(STAMP)
+	@scripts/check_env.sh run "$(VENV)"
+	@for script in bench/*.py; do \
+		echo "== make bench: $$script"; $(VENV_PYTHON) "$$script"; \
+	done
+	@echo "== make bench: procedural demo images (see the images/s line)"
+	$(VENV_PYTHON) -m crackgan.demo_data --out outputs/bench/demo-data --count 200 --force
 
 # The README's picture, from the outputs of the last make demo.
 readme-figure: $(STAMP)
