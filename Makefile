@@ -62,7 +62,10 @@ $(STAMP):
 	@if [ ! -x "$(VENV_PYTHON)" ]; then \
 		scripts/check_env.sh install "$(PYTHON)" "$(VENV)" "$(MIN_FREE_GB)"; \
 		echo "Creating $(VENV) with $(PYTHON)"; \
-		"$(PYTHON)" -m venv "$(VENV)"; \
+		"$(PYTHON)" -m venv "$(VENV)" || { rm -rf "$(VENV)"; \
+			echo "crackgan set-up: '$(PYTHON) -m venv' failed; on Debian or Ubuntu" \
+				"install the venv module: apt-get install -y python3.11-venv" >&2; \
+			exit 1; }; \
 	fi
 	@scripts/check_env.sh run "$(VENV)"
 	$(VENV_PYTHON) -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
