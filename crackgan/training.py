@@ -60,6 +60,14 @@ def summary_images(name: str, images: np.ndarray, step: int) -> None:
     tf.summary.write(name, tensor, step=step, metadata=_plugin_metadata("images"))
 
 
+def _duration(seconds: float) -> str:
+    """Seconds as H:MM:SS (hours unbounded)."""
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
 class TrainingDiverged(RuntimeError):
     """Non-finite values came back before a new good checkpoint could be written."""
 
@@ -192,6 +200,7 @@ class Trainer:
         self.summary = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
         self.failed_since_checkpoint = False
         self.d_winning_intervals = 0
+        self.deadline = math.inf
         write_config(self.run_dir, config, self.cache, replicas)
         LOG.info("training on %d images (%s) at %dx%d on %d device(s); run folder %s",
                  len(self.cache.rows), config.label or "all labels",
@@ -258,6 +267,7 @@ class Trainer:
         images = stats.count * self.config.batch_size
         sec_per_kimg = elapsed / max(images, 1) * 1000
         eta_seconds = (self.config.steps - step) * elapsed / max(stats.count, 1)
+        eta_seconds = min(eta_seconds, max(self.deadline - time.monotonic(), 0.0))
         low_fake = means["d_fake"] < D_WINNING_PROBABILITY
         self.d_winning_intervals = self.d_winning_intervals + 1 if low_fake else 0
         d_winning = self.d_winning_intervals >= D_WINNING_INTERVALS
@@ -273,7 +283,7 @@ class Trainer:
             "D(fake) %.2f  p %.2f  eta %s%s",
             step, record["images_seen"] / 1000, sec_per_kimg, means["d_loss"],
             means["g_loss"], means["d_real"], means["d_fake"], means["augment_p"],
-            time.strftime("%H:%M:%S", time.gmtime(eta_seconds)),
+            _duration(eta_seconds),
             "  D winning" if d_winning else "",
         )
         stats.reset()
@@ -291,7 +301,8 @@ class Trainer:
         """Train to --steps, or until --max-minutes or Ctrl-C; end with a snapshot."""
         config = self.config
         step = self.resume()
-        deadline = time.monotonic() + config.max_minutes * 60 if config.max_minutes else math.inf
+        budget_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
+        self.deadline = time.monotonic() + budget_seconds
         stop = StopRequest()
         batches = self.iterator(step)
         stats = IntervalStats()
@@ -317,7 +328,7 @@ class Trainer:
                     if step % config.snapshot_every == 0:
                         self.snapshot(step)
                         last_snapshot = step
-                    if stop.requested or time.monotonic() > deadline:
+                    if stop.requested or time.monotonic() > self.deadline:
                         LOG.info("stopping at step %d (%s)", step,
                                  "interrupt" if stop.requested else "--max-minutes")
                         break
