@@ -36,9 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated metric names, or 'all' (default)")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed of every split, subsample and classifier")
-    parser.add_argument("--classifier-epochs", type=int,
-                        default=defaults.classifier_epochs,
-                        help="training epochs of each small CNN")
+    parser.add_argument("--classifier-steps", type=int,
+                        default=defaults.classifier_steps,
+                        help="gradient steps (batches of 32) of each small CNN")
     parser.add_argument("--classifier-repeats", type=int,
                         default=defaults.classifier_repeats,
                         help="random splits per classifier test")

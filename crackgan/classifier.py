@@ -5,10 +5,14 @@ Keras/TensorFlow are imported on first use, so importing this module is cheap.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
+# How far a grouped split's test side may exceed its target share of the images.
+MAX_OVERSHOOT = 0.15
 
 
 def build_classifier(resolution: int, num_classes: int):  # -> keras.Model
@@ -41,9 +45,13 @@ def balanced_class_weights(labels: np.ndarray, num_classes: int) -> dict[int, fl
 def train_and_score(
     train_images: np.ndarray, train_labels: np.ndarray,
     test_images: np.ndarray, test_labels: np.ndarray,
-    num_classes: int, epochs: int, seed: int,
+    num_classes: int, steps: int, seed: int,
 ) -> float:
-    """Train a fresh classifier with balanced class weights; test-set accuracy."""
+    """Train a fresh classifier for about `steps` batches; test-set accuracy.
+
+    Classes are weighted to count equally. Whole epochs are run, as many as it takes
+    to reach `steps` gradient steps.
+    """
     import keras
 
     # Fresh graph and seeds so every run is reproducible and memory doesn't grow.
@@ -52,12 +60,14 @@ def train_and_score(
     model = build_classifier(train_images.shape[1], num_classes)
 
     # Fit, then score with the most probable class.
+    epochs = math.ceil(steps / math.ceil(len(train_images) / BATCH_SIZE))
     model.fit(train_images.astype(np.float32), train_labels, epochs=epochs,
               batch_size=BATCH_SIZE, shuffle=True, verbose=0,
               class_weight=balanced_class_weights(train_labels, num_classes))
-    probabilities = model.predict(test_images.astype(np.float32),
-                                  batch_size=256, verbose=0)
-    return float(np.mean(np.argmax(probabilities, axis=1) == test_labels))
+    predictions = [np.argmax(np.asarray(model(batch, training=False)), axis=1)
+                   for batch in np.array_split(test_images.astype(np.float32),
+                                               max(1, len(test_images) // 256))]
+    return float(np.mean(np.concatenate(predictions) == test_labels))
 
 
 def stratified_split(
@@ -77,23 +87,40 @@ def stratified_split(
 def group_split(
     labels: np.ndarray, groups: list[str], test_fraction: float,
     rng: np.random.Generator, attempts: int = 200,
+    used: set[frozenset[str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Train and test indices with whole groups on one side, or None if impossible.
 
-    Groups are added to the test side in random order until it holds test_fraction
-    of the images; a split counts only if both sides hold every label.
+    Groups are offered to the test side in random order and taken while the test side
+    stays under test_fraction + MAX_OVERSHOOT of the images, until it reaches
+    test_fraction; a split counts only if both sides hold every label. Test-group sets
+    in used are avoided while other valid ones turn up, and the chosen one is added.
     """
     group_array = np.asarray(groups)
-    names = sorted(set(groups))
+    names, sizes = np.unique(group_array, return_counts=True)
     all_labels = set(np.unique(labels).tolist())
+    limit = (test_fraction + MAX_OVERSHOOT) * len(labels)
+    valid: list[frozenset[str]] = []
     for _ in range(attempts):
         test_groups: list[str] = []
-        for name in rng.permutation(names):
-            if np.isin(group_array, test_groups).mean() >= test_fraction:
+        test_count = 0
+        for index in rng.permutation(len(names)):
+            if test_count >= test_fraction * len(labels):
                 break
-            test_groups.append(str(name))
+            if test_count + sizes[index] <= limit:
+                test_groups.append(str(names[index]))
+                test_count += int(sizes[index])
         is_test = np.isin(group_array, test_groups)
         if (set(labels[is_test].tolist()) == all_labels
                 and set(labels[~is_test].tolist()) == all_labels):
-            return np.flatnonzero(~is_test), np.flatnonzero(is_test)
-    return None
+            valid.append(frozenset(test_groups))
+            if used is None or valid[-1] not in used:
+                break
+    if not valid:
+        return None
+
+    # The last valid split found is new unless every attempt repeated an old one.
+    if used is not None:
+        used.add(valid[-1])
+    is_test = np.isin(group_array, list(valid[-1]))
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)

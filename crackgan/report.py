@@ -58,7 +58,7 @@ def load_inputs(config: EvaluateConfig, out: Path) -> tuple[EvaluationInputs, di
         generated_label=info.get("label") or config.label, all_images=cache["images"],
         all_labels=cache["labels"], label_names=cache["label_names"],
         sources=cache["sources"], out_dir=out, seed=config.seed,
-        classifier_epochs=config.classifier_epochs,
+        classifier_steps=config.classifier_steps,
         classifier_repeats=config.classifier_repeats,
         feature_batch_size=config.feature_batch_size)
     return inputs, info
@@ -120,7 +120,7 @@ def describe_run(config: EvaluateConfig, inputs: EvaluationInputs, info: dict,
         "generated_count": len(inputs.generated), "cache_count": len(inputs.all_images),
         "resolution": int(inputs.real.shape[1]), "seed": config.seed,
         "checkpoint_step": info.get("checkpoint_step"),
-        "classifier_epochs": config.classifier_epochs,
+        "classifier_steps": config.classifier_steps,
         "classifier_repeats": config.classifier_repeats, "torch": torch_version,
         "total_seconds": round(seconds, 1),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -170,7 +170,8 @@ def metric_table(report: dict[str, Any]) -> list[str]:
         if name == "precision_recall":
             value = (f"P {value} / R {format_number(entry['details']['recall'])}")
         sizes = ", ".join(f"{k} {v}" for k, v in entry["sample_sizes"].items())
-        spread = f"± {format_number(entry['spread'])}" if entry["spread"] else ""
+        spread = ("" if entry["spread"] is None
+                  else f"± {format_number(entry['spread'])}")
         lines.append(f"| {QUESTIONS[metric.question]} | {name} | {value} | {spread} | "
                      f"{sizes} | {metric.meaning} |")
     lines.append("")
@@ -199,12 +200,18 @@ def section_new(report: dict[str, Any]) -> list[str]:
         return []
     details = entry["details"]
     verdict = "**flagged as copying**" if details["flagged"] else "not flagged"
-    return ["## New? Nearest training images", "",
-            f"{details['share']:.1%} of generated images are near-copies ({verdict}); "
-            f"generated images lie {details['median_ratio']:.2f}x as far from their "
-            "nearest training real as held-out reals do (median distances; below 1 "
-            "means closer than new photos would be).", "",
-            "![nearest pairs](nearest.png)", ""]
+    lines = ["## New? Nearest training images", "",
+             f"Verdict: {verdict}. Near-copies per feature space (expected about 5%):",
+             "", "| space | near-copies | median distance ratio |", "|---|---|---|"]
+    for space, result in details["spaces"].items():
+        lines.append(f"| {space} | {result['share']:.1%} | "
+                     f"{result['median_ratio']:.2f} |")
+    return lines + [
+        "", "The distance ratio is the median distance from a generated image to "
+        "its nearest training real over the same for held-out reals; below 1 "
+        "means generated images sit closer to training images than new photos "
+        f"do. Pairs below are the closest in {details['figure_space']} space.", "",
+        "![nearest pairs](nearest.png)", ""]
 
 
 def section_useful(report: dict[str, Any]) -> list[str]:

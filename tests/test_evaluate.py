@@ -90,8 +90,8 @@ def test_evaluate_writes_a_full_report(
     cache, generated = folders
     out = tmp_path / "report"
     result = run_evaluate(repo_root, "--data", str(cache), "--generated",
-                          str(generated), "--out", str(out), "--classifier-epochs",
-                          "2", "--classifier-repeats", "2")
+                          str(generated), "--out", str(out), "--classifier-steps",
+                          "10", "--classifier-repeats", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     metrics = ["fid", "kid", "precision_recall", "swd", "two_sample", "memorisation",
@@ -135,7 +135,7 @@ def test_evaluate_flags_a_generator_that_copies_training_images(
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert list(report) == ["swd", "memorisation", "evaluation"]
-    assert report["memorisation"]["details"]["space"] == "pixels"
+    assert list(report["memorisation"]["details"]["spaces"]) == ["pixels"]
     assert report["memorisation"]["details"]["flagged"]
     assert report["memorisation"]["details"]["pixel_copies"] == 40
     assert "FLAGGED" in (out / "report.md").read_text()

@@ -36,7 +36,7 @@ class EvaluationInputs:
     sources: list[str] | None
     out_dir: Path
     seed: int = 0
-    classifier_epochs: int = 12
+    classifier_steps: int = 300
     classifier_repeats: int = 5
     feature_batch_size: int = 50
     _extractor: InceptionFeatures | None = None

@@ -24,11 +24,13 @@ CONDITIONS = ("real", "real+synthetic", "synthetic")
 MIN_GROUPS = 3
 
 
-def make_split(inputs: EvaluationInputs, rng: np.random.Generator):
+def make_split(inputs: EvaluationInputs, rng: np.random.Generator,
+               used: set[frozenset[str]]):
     """Train/test indices into the cache and the kind of split used."""
     labels = inputs.all_labels
     if inputs.sources is not None and len(set(inputs.sources)) >= MIN_GROUPS:
-        split = classifier.group_split(labels, inputs.sources, TEST_FRACTION, rng)
+        split = classifier.group_split(labels, inputs.sources, TEST_FRACTION, rng,
+                                       used=used)
         if split is not None:
             return split, "grouped by source"
     return classifier.stratified_split(labels, TEST_FRACTION, rng), "stratified random"
@@ -57,8 +59,9 @@ def run_repeats(inputs: EvaluationInputs, generated_index: int | None):
     conditions = CONDITIONS if generated_index is not None else CONDITIONS[:1]
     accuracies: dict[str, list[float]] = {name: [] for name in conditions}
     baselines, kinds, test_sizes = [], set(), []
+    used: set[frozenset[str]] = set()
     for repeat in range(inputs.classifier_repeats):
-        (train, test), kind = make_split(inputs, rng)
+        (train, test), kind = make_split(inputs, rng, used)
         kinds.add(kind)
         test_labels = inputs.all_labels[test]
         baselines.append(np.bincount(test_labels).max() / len(test))
@@ -67,7 +70,7 @@ def run_repeats(inputs: EvaluationInputs, generated_index: int | None):
             images, labels = training_set(name, inputs, train, generated_index, rng)
             accuracy = classifier.train_and_score(
                 images, labels, inputs.all_images[test], test_labels,
-                num_classes=len(inputs.label_names), epochs=inputs.classifier_epochs,
+                num_classes=len(inputs.label_names), steps=inputs.classifier_steps,
                 seed=inputs.seed * 1000 + repeat)
             accuracies[name].append(accuracy)
             LOGGER.info("Downstream split %d/%d, %s: accuracy %.3f (%d train, %d test)",

@@ -29,7 +29,7 @@ def compute(inputs: EvaluationInputs) -> MetricResult:
         train, test = classifier.stratified_split(labels, TEST_FRACTION, rng)
         accuracy = classifier.train_and_score(
             images[train], labels[train], images[test], labels[test], num_classes=2,
-            epochs=inputs.classifier_epochs, seed=inputs.seed * 1000 + repeat)
+            steps=inputs.classifier_steps, seed=inputs.seed * 1000 + repeat)
         accuracies.append(accuracy)
         LOGGER.info("Two-sample test %d/%d: held-out accuracy %.3f", repeat + 1,
                     inputs.classifier_repeats, accuracy)
@@ -41,7 +41,7 @@ def compute(inputs: EvaluationInputs) -> MetricResult:
         notes=[f"0.5 means the classifier can't tell them apart; with {test_size} "
                f"test images one split's accuracy has a standard error of about "
                f"{0.5 / np.sqrt(test_size):.2f}.",
-               f"{inputs.classifier_epochs} epochs per classifier."],
+               f"{inputs.classifier_steps} gradient steps per classifier."],
         details={"accuracies": accuracies})
 
 
