@@ -124,7 +124,7 @@ def save_accuracy_bars(
     if baseline is not None:
         axes.axhline(baseline, color="#c44e52", linestyle="--", linewidth=1,
                      label=f"majority class ({baseline:.3f})")
-        axes.legend(loc="lower right", fontsize=8)
+        axes.legend(loc="upper right", fontsize=8)
     axes.set_xticks(positions, list(names))
     axes.set_ylim(0, 1)
     axes.set_ylabel("accuracy on held-out real images")
