@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,10 @@ def test_features_of_a_real_photo_match_recorded_values(real_photos: Path) -> No
     assert features.shape == (1, inception.FEATURE_DIM)
     np.testing.assert_allclose(features[0, :8], REFERENCE_FIRST_8, rtol=1e-3, atol=1e-4)
     assert np.linalg.norm(features[0]) == pytest.approx(REFERENCE_NORM, rel=1e-3)
+
+
+def test_missing_torch_gives_a_reason(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    reason = inception.unavailable_reason()
+    assert reason is not None and "torch is not installed" in reason
+    assert "requirements-eval.txt" in reason
