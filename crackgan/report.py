@@ -167,11 +167,14 @@ def metric_table(report: dict[str, Any]) -> list[str]:
                          f"{entry['reason']} |")
             continue
         value = format_number(entry["value"])
-        if name == "precision_recall":
-            value = (f"P {value} / R {format_number(entry['details']['recall'])}")
-        sizes = ", ".join(f"{k} {v}" for k, v in entry["sample_sizes"].items())
         spread = ("" if entry["spread"] is None
                   else f"± {format_number(entry['spread'])}")
+        if name == "precision_recall":
+            details = entry["details"]
+            value = (f"P {value} / R {format_number(details['recall'])}")
+            spread = (f"± {format_number(details['precision_spread'])} / "
+                      f"± {format_number(details['recall_spread'])}")
+        sizes = ", ".join(f"{k} {v}" for k, v in entry["sample_sizes"].items())
         lines.append(f"| {QUESTIONS[metric.question]} | {name} | {value} | {spread} | "
                      f"{sizes} | {metric.meaning} |")
     lines.append("")
@@ -235,7 +238,10 @@ def notes_section(report: dict[str, Any]) -> list[str]:
             continue
         for note in entry.get("notes", []) or [entry.get("reason", "")]:
             lines.append(f"- **{name}**: {note}")
-    lines += ["", "## Time", "", "| metric | seconds |", "|---|---|"]
+    lines += ["", "## Time", "",
+              "The first Inception metric's time includes extracting the features of "
+              "both sets (cached in features/ for later runs).", "",
+              "| metric | seconds |", "|---|---|"]
     lines += [f"| {name} | {entry['seconds']} |" for name, entry in report.items()
               if name != "evaluation"]
     lines.append(f"| total | {report['evaluation']['total_seconds']} |")
