@@ -145,7 +145,12 @@ class Gan:
             self.g_optimizer.apply_gradients(zip(g_grads, g_vars))
             return tf.constant(True)
 
-        tf.cond(finite > 0.5, apply, lambda: tf.constant(False))
+        # Several replicas cannot synchronise inside tf.cond, so there the step is
+        # applied and the training loop's rollback to the last checkpoint discards it.
+        if self.strategy.num_replicas_in_sync > 1:
+            apply()
+        else:
+            tf.cond(finite > 0.5, apply, lambda: tf.constant(False))
         return {
             "d_loss": d_loss, "g_loss": g_loss, "r1": r1, "finite": finite,
             "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
