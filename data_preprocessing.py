@@ -59,8 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="largest Hamming distance (of 64 bits) counted as a "
                         "near-duplicate (default: %(default)s)")
     parser.add_argument("--partitions", type=int, default=defaults.partitions,
-                        help="Spark partitions for decoding; 0 uses four per core "
+                        help="Spark partitions for decoding; 0 uses two per core "
                         "(default: %(default)s)")
+    parser.add_argument("--read-bytes", choices=("worker", "binaryfile"),
+                        default=defaults.read_bytes,
+                        help="'worker': each Python decoding worker reads the files "
+                        "Spark listed (fast); 'binaryfile': the JVM reads them and "
+                        "sends the bytes through Arrow (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true",
                         help="show Spark's and the JVM's INFO logs")
     return parser.parse_args(argv)

@@ -84,7 +84,8 @@ def current_manifest(cache_dir: str | Path, expected_fingerprint: str
         return None
     images = np.load(cache_dir / "images.npy", mmap_mode="r")
     labels = np.load(cache_dir / "labels.npy", mmap_mode="r")
-    expected_shape = (manifest["count"], manifest["resolution"], manifest["resolution"], 3)
+    side = manifest["resolution"]
+    expected_shape = (manifest["count"], side, side, 3)
     if images.shape != expected_shape or labels.shape != (manifest["count"],):
         return None
     return manifest

@@ -1,4 +1,4 @@
-"""Pure functions on one image: bytes -> square RGB uint8 array, and its perceptual hash.
+"""Pure functions on one image: bytes -> square RGB uint8 array, and its dHash.
 
 No Spark and no TensorFlow here, so every rule (format sniffing, EXIF orientation, mode
 and bit-depth conversion, crop, resize, size guards) is unit-tested on its own.
@@ -89,7 +89,8 @@ def decode_image(
         orientation = image.getexif().get(EXIF_ORIENTATION_TAG)
         image = ImageOps.exif_transpose(image)
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        return DecodedImage(None, width, height, describe_load_error(file_format, error))
+        reason = describe_load_error(file_format, error)
+        return DecodedImage(None, width, height, reason)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
 

@@ -110,7 +110,8 @@ def used_files() -> dict[str, bytes]:
     grey16 = np.full((48, 64), 32768, dtype=np.uint16)
     grey16[:24, :32] = 65535
     grey16[24:, 32:] = 0
-    palette = Image.fromarray(photo_like(5)).convert("P", palette=Image.Palette.ADAPTIVE)
+    palette = Image.fromarray(photo_like(5)).convert(
+        "P", palette=Image.Palette.ADAPTIVE)
     files = {
         "cracked/cmyk.jpg": encode(Image.fromarray(photo_like(1)).convert("CMYK"),
                                    "JPEG"),
@@ -128,10 +129,12 @@ def used_files() -> dict[str, bytes]:
         "intact/png_named.jpg": encode(Image.fromarray(photo_like(10)), "PNG"),
         "intact/UPPER.JPG": encode(Image.fromarray(photo_like(11)), "JPEG"),
         "intact/Upper2.PNG": encode(Image.fromarray(photo_like(12)), "PNG"),
-        "with space/ünïcødé 写真 1.png": encode(Image.fromarray(photo_like(13)), "PNG"),
+        "with space/ünïcødé 写真 1.png": encode(Image.fromarray(photo_like(13)),
+                                               "PNG"),
         "brackets/[x] {y} %20 #1.jpg": encode(Image.fromarray(photo_like(14)), "JPEG"),
         "under/_underscore: colon.png": encode(Image.fromarray(photo_like(15)), "PNG"),
-        "nested/deeper/deepest/leaf.png": encode(Image.fromarray(photo_like(16)), "PNG"),
+        "nested/deeper/deepest/leaf.png": encode(Image.fromarray(photo_like(16)),
+                                                 "PNG"),
         "dups/a_original.png": encode(Image.fromarray(photo_like(17)), "PNG"),
         "near/original.png": encode(Image.fromarray(photo_like(18, 96, 72)), "PNG"),
         "near/resaved.jpg": encode(
@@ -191,4 +194,5 @@ EXPECTED_SKIPPED = {path: reason for path, (_, reason) in skipped_files().items(
 EXPECTED_DUPLICATES = ["dups/b_copy.png"]
 EXPECTED_NEAR_DUPLICATES = {"near/resaved.jpg": "near/original.png"}
 # Files inside hidden folders are not even visited, so they are not counted.
-EXPECTED_IGNORED = sum(not path.startswith(".hidden_folder/") for path in ignored_files())
+EXPECTED_IGNORED = sum(not path.startswith(".hidden_folder/")
+                       for path in ignored_files())

@@ -94,12 +94,12 @@ def spark_cluster(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             stop_daemon(daemon)
 
 
-def preprocess(repo_root: Path, photos: Path, out: Path, master: str
+def preprocess(repo_root: Path, photos: Path, out: Path, *options: str
                ) -> subprocess.CompletedProcess:
-    """Run data_preprocessing.py at resolution 32 with the given master."""
+    """Run data_preprocessing.py at resolution 32 with the given options."""
     return subprocess.run(
         [sys.executable, str(repo_root / "data_preprocessing.py"), "--input",
-         str(photos), "--output", str(out), "--resolution", "32", "--master", master],
+         str(photos), "--output", str(out), "--resolution", "32", *options],
         cwd=repo_root, env=loopback_env(), capture_output=True, text=True, timeout=600)
 
 
@@ -107,9 +107,13 @@ def test_cluster_cache_equals_local_cache(repo_root: Path, real_photos: Path,
                                           tmp_path: Path,
                                           spark_cluster: tuple[str, Path]) -> None:
     url, work_dir = spark_cluster
-    on_cluster = preprocess(repo_root, real_photos, tmp_path / "cluster", url)
+    # The cluster's Python workers read the files; locally the JVM sends the bytes,
+    # so the comparison also covers both --read-bytes ways.
+    on_cluster = preprocess(repo_root, real_photos, tmp_path / "cluster", "--master",
+                            url)
     assert on_cluster.returncode == 0, on_cluster.stderr[-5000:]
-    local = preprocess(repo_root, real_photos, tmp_path / "local", "local[2]")
+    local = preprocess(repo_root, real_photos, tmp_path / "local", "--master",
+                       "local[2]", "--read-bytes", "binaryfile")
     assert local.returncode == 0, local.stderr[-5000:]
 
     # Same pixels, same labels, same label names.

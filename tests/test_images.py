@@ -1,4 +1,4 @@
-"""Unit tests of crackgan.images: decoding, orientation, modes, crops and size guards."""
+"""Unit tests of crackgan.images: decoding, orientation, modes, crops, size guards."""
 
 from __future__ import annotations
 
@@ -183,7 +183,8 @@ def test_too_large_is_rejected_from_the_header_alone() -> None:
     # The pixel data is garbage, so only a header check can give "too large".
     data = png_header_only(3000, 2000)
     decoded = images.decode_image(data, 32, max_pixels=1_000_000)
-    assert decoded.reason == "too large: 3000x2000 = 6000000 pixels > --max-pixels 1000000"
+    assert decoded.reason == (
+        "too large: 3000x2000 = 6000000 pixels > --max-pixels 1000000")
     assert images.decode_image(data, 32, max_pixels=10**7).reason.startswith("corrupt")
 
 

@@ -77,9 +77,11 @@ def test_fingerprint_changes_with_inputs_and_options(tmp_path: Path) -> None:
 
     # A touched photo, an added one, a removed one and a changed option all count.
     touched = tmp_path / "intact/photo.bmp"
-    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    stat = touched.stat()
+    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     second = cache.fingerprint(ingest.list_inputs(tmp_path).files, tmp_path, options)
-    (tmp_path / "intact/new.png").write_bytes((tmp_path / "near/original.png").read_bytes())
+    added = (tmp_path / "near/original.png").read_bytes()
+    (tmp_path / "intact/new.png").write_bytes(added)
     third = cache.fingerprint(ingest.list_inputs(tmp_path).files, tmp_path, options)
     (tmp_path / "intact/photo.webp").unlink()
     fourth = cache.fingerprint(ingest.list_inputs(tmp_path).files, tmp_path, options)

@@ -1,0 +1,165 @@
+"""Images per second of photo decoding: plain Pillow, Pillow with JPEG draft mode, and
+the warm Spark job of data_preprocessing.py, on generated 12 MP phone-sized JPEGs.
+
+Usage: python bench/preprocess_throughput.py [--count 200] [--master local[2]]
+Prints a table and writes outputs/bench/preprocess_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crackgan import ingest  # noqa: E402
+from crackgan.config import PreprocessConfig  # noqa: E402
+from crackgan.fileio import atomic_write_json  # noqa: E402
+from crackgan.images import decode_image, fit_square  # noqa: E402
+from crackgan.logs import setup_logging  # noqa: E402
+
+logger = logging.getLogger("bench.preprocess_throughput")
+PHOTO_SIZE = (4000, 3000)
+BENCH_DIR = Path("outputs/bench")
+
+
+def parse_args() -> argparse.Namespace:
+    """Flags of this benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200,
+                        help="generated 12 MP JPEGs (default: %(default)s)")
+    parser.add_argument("--full-decode-count", type=int, default=30,
+                        help="photos timed with full decoding, which is slow "
+                        "(default: %(default)s)")
+    parser.add_argument("--resolution", type=int, default=64,
+                        help="target side in pixels (default: %(default)s)")
+    parser.add_argument("--master", default="local[2]",
+                        help="Spark master for the job (default: %(default)s)")
+    parser.add_argument("--partitions", type=int, default=0,
+                        help="--partitions of the job; 0 is its default")
+    return parser.parse_args()
+
+
+def generate_photos(folder: Path, count: int) -> list[Path]:
+    """Write count distinct photo-like 4000x3000 JPEGs (quality 90), reusing old ones.
+
+    Each is a smooth random colour field with a shifted copy of one fine-grained
+    texture on top, so JPEG sizes are like a phone camera's (a few MB), not like a
+    flat colour's.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    width, height = PHOTO_SIZE
+    texture = rng.normal(0, 18, size=(height, width, 1)).astype(np.float32)
+    paths = []
+    for index in range(count):
+        path = folder / "phone" / f"IMG_{index:04d}.jpg"
+        paths.append(path)
+        if path.exists():
+            continue
+        coarse = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+        base = np.asarray(Image.fromarray(coarse).resize(PHOTO_SIZE,
+                                                          Image.Resampling.BILINEAR))
+        shifted = np.roll(texture, shift=(index * 37, index * 53), axis=(0, 1))
+        pixels = np.clip(base + shifted, 0, 255).astype(np.uint8)
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(pixels).save(path, "JPEG", quality=90)
+        if (index + 1) % 25 == 0:
+            logger.info("generated %d/%d photos", index + 1, count)
+    return paths
+
+
+def pillow_rate(paths: list[Path], resolution: int, draft: bool) -> float:
+    """Images per second of a single-process Pillow loop: decode, crop, resize."""
+    started = time.perf_counter()
+    for path in paths:
+        data = path.read_bytes()
+        if draft:
+            decoded = decode_image(data, resolution)
+            assert decoded.pixels is not None, decoded.reason
+        else:
+            image = Image.open(io.BytesIO(data)).convert("RGB")
+            np.asarray(fit_square(image, resolution, "center"))
+    return len(paths) / (time.perf_counter() - started)
+
+
+def spark_rates(args: argparse.Namespace, photos: Path, paths: list[Path]
+                ) -> dict[str, float]:
+    """Session start-up seconds, then images/s of forced builds in one session.
+
+    The first build warms the JVM and the Python workers; the warm builds are timed
+    for both ways of reading bytes, each right after a draft-mode loop so that both
+    see the same load from other work on the machine.
+    """
+    config = PreprocessConfig(input=str(photos), output=str(BENCH_DIR / "cache"),
+                              resolution=args.resolution, master=args.master,
+                              force=True, partitions=args.partitions)
+    started = time.perf_counter()
+    rates: dict[str, float] = {}
+    with ingest.spark_session(config) as spark:
+        rates["startup_sec"] = time.perf_counter() - started
+        for name, read_bytes in [("first_job", "worker"), ("warm_job", "worker"),
+                                 ("warm_job_binaryfile", "binaryfile")]:
+            if name != "first_job":
+                rates[f"draft_before_{name}_images_per_sec"] = pillow_rate(
+                    paths, args.resolution, draft=True)
+            started = time.perf_counter()
+            manifest = ingest.run(dataclasses.replace(config, read_bytes=read_bytes),
+                                  spark=spark)
+            rates[f"{name}_images_per_sec"] = manifest["inputs_seen"] / (
+                time.perf_counter() - started)
+    return rates
+
+
+def main() -> None:
+    """Generate photos, time the three ways, print a table and write JSON."""
+    args = parse_args()
+    setup_logging(False)
+    photos = BENCH_DIR / f"photos_{args.count}"
+    paths = generate_photos(photos, args.count)
+    load = os.getloadavg()[0]
+
+    # The same photos through each way of decoding.
+    full = pillow_rate(paths[: args.full_decode_count], args.resolution, draft=False)
+    draft = pillow_rate(paths, args.resolution, draft=True)
+    spark = spark_rates(args, photos, paths)
+    draft_near_warm = spark["draft_before_warm_job_images_per_sec"]
+    results = {
+        "photos": args.count, "photo_size": list(PHOTO_SIZE),
+        "resolution": args.resolution, "master": args.master,
+        "cpu_count": os.cpu_count(), "load_average_at_start": load,
+        "pillow_full_decode_images_per_sec": full,
+        "pillow_draft_images_per_sec": draft, **spark,
+        "warm_spark_over_draft": spark["warm_job_images_per_sec"] / draft_near_warm,
+    }
+    logger.info("%-40s %10s", "way", "images/s")
+    for label, key in [("Pillow, full decode, 1 process", "pillow_full_decode"),
+                       ("Pillow, draft mode, 1 process", "pillow_draft"),
+                       (f"Spark job, first run ({args.master})", "first_job"),
+                       ("Pillow, draft, just before warm", "draft_before_warm_job"),
+                       (f"Spark job, warm ({args.master})", "warm_job"),
+                       ("Pillow, draft, just before next",
+                        "draft_before_warm_job_binaryfile"),
+                       ("Spark job, warm, --read-bytes binaryfile",
+                        "warm_job_binaryfile")]:
+        logger.info("%-40s %10.1f", label, results[f"{key}_images_per_sec"])
+    logger.info("Spark session start-up: %.1f s; warm job / draft loop run just "
+                "before it: %.2fx "
+                "(load average %.1f at start: other work shares these CPUs)",
+                spark["startup_sec"], results["warm_spark_over_draft"], load)
+    atomic_write_json(BENCH_DIR / "preprocess_throughput.json", results)
+    logger.info("results are in %s", BENCH_DIR / "preprocess_throughput.json")
+
+
+if __name__ == "__main__":
+    main()
