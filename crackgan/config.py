@@ -74,8 +74,13 @@ class PreprocessConfig:
     # Hamming distance that counts as a near-duplicate; 6 of 64 bits catches re-saved
     # and slightly resized copies but not different photos of the same phone model.
     near_duplicate_distance: int = 6
-    # Spark partitions for decoding; 0 picks four per core so work stays balanced.
+    # Spark partitions for decoding; 0 picks two per core so work stays balanced.
     partitions: int = 0
+    # Who reads a photo's bytes: "worker" (the Python decoding worker opens the file
+    # that Spark's binaryFile source listed, so raw bytes skip the JVM and Arrow) or
+    # "binaryfile" (the JVM reads them and sends them through Arrow). Both need the
+    # input folder at the same path on every executor.
+    read_bytes: str = "worker"
     # Show Spark's and the JVM's own INFO logs.
     verbose: bool = False
 
@@ -90,6 +95,8 @@ class PreprocessConfig:
                 self.near_duplicate_distance, "an integer from 0 to 64")
         require(self.partitions >= 0, "partitions", self.partitions,
                 "0 (automatic) or a positive integer")
+        require(self.read_bytes in ("worker", "binaryfile"), "read_bytes",
+                self.read_bytes, "'worker' or 'binaryfile'")
 
 
 @dataclasses.dataclass(frozen=True)
