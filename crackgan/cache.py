@@ -95,35 +95,37 @@ def fill_arrays(parquet_dir: Path, out_dir: Path, count: int, resolution: int,
                 label_names: list[str]) -> None:
     """Write images.npy and labels.npy from images.parquet/, one batch at a time.
 
-    Pixels go straight from Arrow batches into a memory-mapped .npy at each row's
-    `row` index, so memory stays at one batch whatever the number of images.
+    Each batch's pixels are written at their rows' offsets in the .npy file (plain
+    seeks and writes, not a memory map, so the pages written do not stay in this
+    process's memory); memory stays at one batch whatever the number of images.
     """
     import pyarrow.dataset as pa_dataset
 
-    # Open the outputs: a memory-mapped image array and a small label array.
-    images = np.lib.format.open_memmap(out_dir / "images.npy", mode="w+",
-                                       dtype=np.uint8,
-                                       shape=(count, resolution, resolution, 3))
+    # Write the .npy header for the full shape, then the pixels row by row.
+    row_bytes = resolution * resolution * 3
     labels = np.full(count, -1, dtype=np.int64)
     index_of = {name: index for index, name in enumerate(label_names)}
     seen = np.zeros(count, dtype=bool)
-
-    # Copy each batch's pixels into its rows.
     dataset = pa_dataset.dataset(parquet_dir, format="parquet")
-    for batch in dataset.to_batches(columns=["row", "label", "pixels"],
-                                    batch_size=FILL_BATCH_ROWS):
-        rows = batch.column("row").to_numpy()
-        for row, label, pixels in zip(rows, batch.column("label").to_pylist(),
-                                      batch.column("pixels").to_pylist()):
-            images[row] = np.frombuffer(pixels, dtype=np.uint8).reshape(
-                resolution, resolution, 3)
-            labels[row] = index_of[label]
-            seen[row] = True
+    with open(out_dir / "images.npy", "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+            "fortran_order": False, "shape": (count, resolution, resolution, 3)})
+        offset = handle.tell()
+        handle.truncate(offset + count * row_bytes)
+        for batch in dataset.to_batches(columns=["row", "label", "pixels"],
+                                        batch_size=FILL_BATCH_ROWS):
+            for row, label, pixels in zip(batch.column("row").to_pylist(),
+                                          batch.column("label").to_pylist(),
+                                          batch.column("pixels").to_pylist()):
+                assert len(pixels) == row_bytes and not seen[row], row
+                handle.seek(offset + row * row_bytes)
+                handle.write(pixels)
+                labels[row] = index_of[label]
+                seen[row] = True
 
     # Every row must have been written exactly once.
     assert seen.all(), f"{int((~seen).sum())} rows missing from {parquet_dir}"
-    images.flush()
-    del images
     np.save(out_dir / "labels.npy", labels)
 
 

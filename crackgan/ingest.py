@@ -44,6 +44,9 @@ ARROW_BATCH_ROWS = 16
 # Decoding partitions per core when --partitions is 0: a few, so a slow partition
 # does not leave a core idle at the end.
 PARTITIONS_PER_CORE = 2
+# Row groups of images.parquet: small enough that reading one back to fill
+# images.npy takes little memory.
+PARQUET_ROW_GROUP_BYTES = 16 * 2**20
 # Seconds between progress lines while a Spark stage runs.
 PROGRESS_INTERVAL_SEC = 2.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -414,7 +417,8 @@ def write_image_table(spark: Any, decoded_dir: Path, used: list[dict[str, Any]],
         .select("row", "path", "label", "sha256", "width", "height", "pixels")
     )
     with StageProgress(spark.sparkContext, "writing images.parquet"):
-        table.write.parquet(str(parquet_dir))
+        table.write.option("parquet.block.size", PARQUET_ROW_GROUP_BYTES).parquet(
+            str(parquet_dir))
 
 
 def build_manifest(config: PreprocessConfig, listing: Listing,
