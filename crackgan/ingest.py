@@ -530,6 +530,9 @@ def run(config: PreprocessConfig, spark: Any = None) -> dict[str, Any]:
         raise ConfigError(f"--input: folder {config.input!r} does not exist "
                           f"(resolved to {root})")
     output = Path(config.output)
+    if output.resolve() == root or root in output.resolve().parents:
+        raise ConfigError(f"--output: {config.output!r} is inside --input {root}; "
+                          "nothing is written into the photo folder, choose another")
 
     # List and fingerprint the inputs; an up-to-date cache is reused as it is.
     listing = list_inputs(root)
@@ -547,9 +550,8 @@ def run(config: PreprocessConfig, spark: Any = None) -> dict[str, Any]:
         raise NoImagesError(no_images_message(root))
 
     # Build in a staging folder beside the output, then swap it into place.
+    remove_abandoned_staging(output)
     staging = output.with_name(f".{output.name}.staging-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
         if spark is None:
@@ -567,6 +569,17 @@ def run(config: PreprocessConfig, spark: Any = None) -> dict[str, Any]:
         if staging.exists():
             shutil.rmtree(staging)
     return manifest
+
+
+def remove_abandoned_staging(output: Path) -> None:
+    """Delete staging folders left by killed runs (their process no longer exists)."""
+    for staging in output.parent.glob(f".{output.name}.staging-*"):
+        pid_text = staging.name.rsplit("-", 1)[1]
+        if pid_text.isdigit() and (
+            int(pid_text) == os.getpid() or not Path(f"/proc/{pid_text}").exists()
+        ):
+            logger.info("removing %s, left by an interrupted run", staging)
+            shutil.rmtree(staging)
 
 
 def no_images_message(root: Path) -> str:

@@ -128,6 +128,22 @@ def test_missing_input_folder_names_the_flag(tmp_path: Path) -> None:
                                     output=str(tmp_path / "cache")))
 
 
+def test_output_inside_input_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(ConfigError, match="--output: .* is inside --input"):
+        ingest.run(PreprocessConfig(input=str(tmp_path / "photos"),
+                                    output=str(tmp_path / "photos" / "cache")))
+
+
+def test_abandoned_staging_folders_are_removed(tmp_path: Path) -> None:
+    dead = tmp_path / ".cache.staging-999999999"
+    alive = tmp_path / f".cache.staging-{os.getppid()}"
+    dead.mkdir()
+    alive.mkdir()
+    ingest.remove_abandoned_staging(tmp_path / "cache")
+    assert not dead.exists() and alive.exists()
+
+
 def test_folder_without_images_exits_2_without_starting_spark(
         repo_root: Path, tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
