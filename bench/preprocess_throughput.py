@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -93,6 +94,19 @@ def pillow_rate(paths: list[Path], resolution: int, draft: bool) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
+def pool_draft_rate(paths: list[Path], resolution: int, processes: int) -> float:
+    """Images per second of the draft-mode loop split over worker processes.
+
+    The ceiling any parallel job can reach on this machine at this moment: other
+    work sharing the CPUs lowers it below processes x the single-process rate.
+    """
+    chunks = [paths[index::processes] for index in range(processes)]
+    with multiprocessing.Pool(processes) as pool:
+        started = time.perf_counter()
+        pool.starmap(pillow_rate, [(chunk, resolution, True) for chunk in chunks])
+        return len(paths) / (time.perf_counter() - started)
+
+
 def spark_rates(args: argparse.Namespace, photos: Path, paths: list[Path]
                 ) -> dict[str, float]:
     """Session start-up seconds, then images/s of forced builds in one session.
@@ -132,6 +146,7 @@ def main() -> None:
     # The same photos through each way of decoding.
     full = pillow_rate(paths[: args.full_decode_count], args.resolution, draft=False)
     draft = pillow_rate(paths, args.resolution, draft=True)
+    pool = pool_draft_rate(paths, args.resolution, processes=2)
     spark = spark_rates(args, photos, paths)
     draft_near_warm = spark["draft_before_warm_job_images_per_sec"]
     results = {
@@ -139,12 +154,14 @@ def main() -> None:
         "resolution": args.resolution, "master": args.master,
         "cpu_count": os.cpu_count(), "load_average_at_start": load,
         "pillow_full_decode_images_per_sec": full,
-        "pillow_draft_images_per_sec": draft, **spark,
+        "pillow_draft_images_per_sec": draft,
+        "pillow_draft_2_processes_images_per_sec": pool, **spark,
         "warm_spark_over_draft": spark["warm_job_images_per_sec"] / draft_near_warm,
     }
     logger.info("%-40s %10s", "way", "images/s")
     for label, key in [("Pillow, full decode, 1 process", "pillow_full_decode"),
                        ("Pillow, draft mode, 1 process", "pillow_draft"),
+                       ("Pillow, draft mode, 2 processes", "pillow_draft_2_processes"),
                        (f"Spark job, first run ({args.master})", "first_job"),
                        ("Pillow, draft, just before warm", "draft_before_warm_job"),
                        (f"Spark job, warm ({args.master})", "warm_job"),

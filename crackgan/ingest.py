@@ -29,7 +29,7 @@ import numpy as np
 from crackgan import cache
 from crackgan.config import ConfigError, PreprocessConfig
 from crackgan.fileio import atomic_write_json, replace_directory
-from crackgan.images import decode_image, dhash, hamming_distance, sha256_hex
+from crackgan.images import decode_image, dhash, sha256_hex
 
 logger = logging.getLogger(__name__)
 
@@ -163,30 +163,40 @@ def decode_batches(batches: Iterator[Any], root: str, resolution: int, crop: str
     """mapInPandas body: decode each (path, content) row with decode_image.
 
     A null content means the bytes were not sent through Spark: the Python worker
-    reads the file itself, which is several times faster than Arrow transfer.
+    reads the file itself, sparing a copy through the JVM and Arrow.
     """
     import pandas as pd
 
     worker = f"{socket.gethostname()}|{os.getpid()}|{os.getcwd()}"
     columns = [name.split()[0] for name in DECODED_SCHEMA.split(", ")]
     for frame in batches:
-        rows = []
-        for uri, content in zip(frame["path"], frame["content"]):
-            relative = relative_from_uri(uri, root)
-            try:
-                data = content if content is not None else Path(
-                    local_path_from_uri(uri)).read_bytes()
-            except OSError as error:
-                rows.append((relative, Path(relative).parent.name, "", 0, 0, None,
-                             None, f"unreadable: {error.strerror or error}", worker))
-                continue
-            decoded = decode_image(data, resolution, crop, min_size, max_pixels)
-            pixels = None if decoded.pixels is None else decoded.pixels.tobytes()
-            hash_value = None if decoded.pixels is None else dhash(decoded.pixels)
-            rows.append((relative, Path(relative).parent.name or Path(root).name,
-                         sha256_hex(data), decoded.width, decoded.height, pixels,
-                         hash_value, decoded.reason, worker))
-        yield pd.DataFrame(rows, columns=columns)
+        rows = [decode_row(uri, content, root, resolution, crop, min_size,
+                           max_pixels) + (worker,)
+                for uri, content in zip(frame["path"], frame["content"])]
+        table = pd.DataFrame(rows, columns=columns)
+
+        # Nullable integers: a float column would round 64-bit hashes.
+        table["dhash"] = pd.array([row[6] for row in rows], dtype="Int64")
+        yield table
+
+
+def decode_row(uri: str, content: bytes | None, root: str, resolution: int,
+               crop: str, min_size: int, max_pixels: int) -> tuple[Any, ...]:
+    """One decoded row: path, label, sha256, width, height, pixels, dhash, reason."""
+    relative = relative_from_uri(uri, root)
+    label = Path(relative).parent.name or Path(root).name
+    try:
+        data = content if content is not None else Path(
+            local_path_from_uri(uri)).read_bytes()
+    except OSError as error:
+        return (relative, label, "", 0, 0, None, None,
+                f"unreadable: {error.strerror or error}")
+    decoded = decode_image(data, resolution, crop, min_size, max_pixels)
+    if decoded.pixels is None:
+        return (relative, label, sha256_hex(data), decoded.width, decoded.height,
+                None, None, decoded.reason)
+    return (relative, label, sha256_hex(data), decoded.width, decoded.height,
+            decoded.pixels.tobytes(), dhash(decoded.pixels), None)
 
 
 @dataclasses.dataclass
@@ -407,11 +417,11 @@ def write_image_table(spark: Any, decoded_dir: Path, used: list[dict[str, Any]],
     The small (path, row) table is broadcast to the join, so no pixels are
     shuffled; the files are not sorted, the `row` column gives the order.
     """
+    from pyspark.sql.functions import broadcast
+
     rows = spark.createDataFrame(
         [(record["path"], row) for row, record in enumerate(used)],
         schema="path string, row long")
-    from pyspark.sql.functions import broadcast
-
     table = (
         spark.read.parquet(str(decoded_dir)).join(broadcast(rows), on="path")
         .select("row", "path", "label", "sha256", "width", "height", "pixels")

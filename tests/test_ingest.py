@@ -103,6 +103,27 @@ def test_binary_file_paths_become_relative_paths(tmp_path: Path) -> None:
     assert ingest.relative_from_uri(f"file:{root}/a%20b.jpg", root) == "a b.jpg"
 
 
+def test_decode_batches_keeps_64_bit_hashes_beside_failures(tmp_path: Path) -> None:
+    import pandas as pd
+
+    build_messy_folder(tmp_path)
+    names = ["near/original.png", "broken/text.jpg", "intact/photo.bmp"]
+    frame = pd.DataFrame({
+        "path": [f"file:{tmp_path / name}" for name in names],
+        "content": [(tmp_path / names[0]).read_bytes(), None, None]})
+    (table,) = ingest.decode_batches(iter([frame]), str(tmp_path), 32, "center", 32,
+                                     10**8)
+    assert table["path"].tolist() == names
+    assert table["label"].tolist() == ["near", "broken", "intact"]
+    assert table["reason"].tolist()[1] == "not an image (unrecognised content)"
+    assert str(table["dhash"].dtype) == "Int64"
+    for index in (0, 2):
+        pixels = images.decode_image((tmp_path / names[index]).read_bytes(), 32).pixels
+        assert table["dhash"][index] == images.dhash(pixels)
+        assert table["pixels"][index] == pixels.tobytes()
+    assert pd.isna(table["dhash"][1]) and table["pixels"][1] is None
+
+
 def test_select_images_drops_failures_and_duplicates() -> None:
     records = [
         {"path": "b.jpg", "sha256": "s1", "dhash": 0b1111, "reason": None},
