@@ -33,10 +33,10 @@ say "1/4 data_preprocessing.py"
     --resolution "$DEMO_RESOLUTION"
 
 say "2/4 train_gan.py (label $DEMO_LABEL, at most $DEMO_MINUTES min)"
-# shellcheck disable=SC2086  # DEMO_FRESH is a flag or nothing.
+# shellcheck disable=SC2086  # DEMO_FRESH and DEMO_TRAIN_FLAGS are flags or nothing.
 "$PYTHON_BIN" train_gan.py --data outputs/cache --run-dir outputs/run \
     --label "$DEMO_LABEL" --steps "$DEMO_STEPS" --max-minutes "$DEMO_MINUTES" \
-    $DEMO_FRESH
+    $DEMO_FRESH ${DEMO_TRAIN_FLAGS:-}
 
 say "3/4 generate_images.py ($DEMO_NUM images)"
 "$PYTHON_BIN" generate_images.py --run-dir outputs/run --out outputs/generated \
