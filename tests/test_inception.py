@@ -90,3 +90,18 @@ def test_missing_torch_gives_a_reason(monkeypatch) -> None:
     reason = inception.unavailable_reason()
     assert reason is not None and "torch is not installed" in reason
     assert "requirements-eval.txt" in reason
+
+
+def test_cached_features_are_reused_chunk_by_chunk(monkeypatch, tmp_path: Path) -> None:
+    if inception.unavailable_reason() is not None:
+        pytest.skip(inception.unavailable_reason())
+    monkeypatch.setattr(inception, "CACHE_CHUNK", 2)
+    images = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    extractor = inception.InceptionFeatures(cache_dir=tmp_path)
+    first = extractor(images)
+    assert len(list(tmp_path.glob("inception-*.npy"))) == 2
+    calls = []
+    monkeypatch.setattr(extractor, "extract", lambda *args: calls.append(args))
+    np.testing.assert_array_equal(extractor(images), first)
+    assert calls == []
+    assert first.shape == (3, inception.FEATURE_DIM)
