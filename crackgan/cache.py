@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -26,8 +26,8 @@ CACHE_FILES = ("images.npy", "labels.npy", "manifest.json", "reals.png")
 PARQUET_DIR = "images.parquet"
 # reals.png shows at most this many images.
 REALS_COUNT = 64
-# Rows of pixels read from Parquet per batch while filling images.npy.
-FILL_BATCH_ROWS = 256
+# Bytes of pixels read from Parquet per batch while filling images.npy.
+FILL_BATCH_BYTES = 2 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,22 +99,21 @@ def fill_arrays(parquet_dir: Path, out_dir: Path, count: int, resolution: int,
     seeks and writes, not a memory map, so the pages written do not stay in this
     process's memory); memory stays at one batch whatever the number of images.
     """
-    import pyarrow.dataset as pa_dataset
+    import pyarrow
 
     # Write the .npy header for the full shape, then the pixels row by row.
     row_bytes = resolution * resolution * 3
     labels = np.full(count, -1, dtype=np.int64)
     index_of = {name: index for index, name in enumerate(label_names)}
     seen = np.zeros(count, dtype=bool)
-    dataset = pa_dataset.dataset(parquet_dir, format="parquet")
     with open(out_dir / "images.npy", "wb") as handle:
         np.lib.format.write_array_header_1_0(handle, {
             "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
             "fortran_order": False, "shape": (count, resolution, resolution, 3)})
         offset = handle.tell()
         handle.truncate(offset + count * row_bytes)
-        for batch in dataset.to_batches(columns=["row", "label", "pixels"],
-                                        batch_size=FILL_BATCH_ROWS):
+        for batch in parquet_batches(parquet_dir, ["row", "label", "pixels"],
+                                     max(1, FILL_BATCH_BYTES // row_bytes)):
             for row, label, pixels in zip(batch.column("row").to_pylist(),
                                           batch.column("label").to_pylist(),
                                           batch.column("pixels").to_pylist()):
@@ -126,7 +125,23 @@ def fill_arrays(parquet_dir: Path, out_dir: Path, count: int, resolution: int,
 
     # Every row must have been written exactly once.
     assert seen.all(), f"{int((~seen).sum())} rows missing from {parquet_dir}"
+    pyarrow.default_memory_pool().release_unused()
     np.save(out_dir / "labels.npy", labels)
+
+
+def parquet_batches(parquet_dir: Path, columns: list[str], batch_rows: int
+                    ) -> Iterator[Any]:
+    """Record batches of every Parquet file in a folder, one file at a time.
+
+    Single-threaded and without read-ahead, so memory holds one row group and one
+    batch (pyarrow's dataset scanner reads several files ahead on several threads).
+    """
+    import pyarrow.parquet as pa_parquet
+
+    for path in sorted(parquet_dir.glob("*.parquet")):
+        with pa_parquet.ParquetFile(path) as parquet_file:
+            yield from parquet_file.iter_batches(batch_size=batch_rows,
+                                                 columns=columns, use_threads=False)
 
 
 def write_reals(out_dir: Path, seed: int, title: str | None = None) -> None:

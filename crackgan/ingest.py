@@ -44,9 +44,9 @@ ARROW_BATCH_ROWS = 16
 # Decoding partitions per core when --partitions is 0: a few, so a slow partition
 # does not leave a core idle at the end.
 PARTITIONS_PER_CORE = 2
-# Row groups of images.parquet: small enough that reading one back to fill
-# images.npy takes little memory.
-PARQUET_ROW_GROUP_BYTES = 16 * 2**20
+# Row groups of images.parquet: pyarrow reads a whole row group at a time, so this
+# bounds the driver's memory while it fills images.npy.
+PARQUET_ROW_GROUP_BYTES = 4 * 2**20
 # Seconds between progress lines while a Spark stage runs.
 PROGRESS_INTERVAL_SEC = 2.0
 REPO_ROOT = Path(__file__).resolve().parent.parent
