@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
 
 from crackgan import ingest  # noqa: E402
 from crackgan.config import PreprocessConfig  # noqa: E402
@@ -31,7 +32,7 @@ from crackgan.logs import setup_logging  # noqa: E402
 
 logger = logging.getLogger("bench.preprocess_throughput")
 PHOTO_SIZE = (4000, 3000)
-BENCH_DIR = Path("outputs/bench")
+BENCH_DIR = REPO_ROOT / "outputs" / "bench"
 
 
 def parse_args() -> argparse.Namespace:
