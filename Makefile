@@ -35,7 +35,7 @@ DEMO_STEPS ?= 100000
 DEMO_TRAIN_FLAGS ?= --g-width 32 --d-width 32 --snapshot-every 100
 # Images generate_images.py writes and evaluate.py compares (its Inception features
 # run at a few images per second on 2 CPU cores).
-DEMO_NUM ?= 500
+DEMO_NUM ?= 300
 # --fresh starts a new run each time; DEMO_FRESH= continues the previous one.
 DEMO_FRESH ?= --fresh
 # Extra evaluate.py flags that keep the demo's report within a few minutes on a CPU.
