@@ -20,6 +20,15 @@ fi
 if [ "$photo_count" -gt 0 ]; then
     input="$IMAGES"
     say "using your $photo_count photos in $input"
+
+    # A photo's label is its folder's name, so the label trained on needs a folder.
+    if [ -z "$(find "$IMAGES" -type d -name "$DEMO_LABEL" -print -quit)" ]; then
+        echo "make demo: no folder named '$DEMO_LABEL' under $IMAGES, so no photo has" \
+            "that label (a photo's label is the name of the folder it is in)." >&2
+        echo "Fix: put those photos in $IMAGES/$DEMO_LABEL/, or train on one of your" \
+            "folder names: make demo DEMO_LABEL=<folder name>" >&2
+        exit 2
+    fi
 else
     input="$DEMO_DATA"
     say "no photos in $IMAGES, so using a PROCEDURAL demo set (drawings, not photos)"

@@ -99,8 +99,10 @@ def test_low_disk_space_is_reported(tmp_path) -> None:
     assert "GiB free" in result.stderr and "VENV=" in result.stderr
 
 
-def run_demo(tmp_path: Path, images: Path) -> list[str]:
-    """demo.sh with a fake interpreter that records each command it is given."""
+def run_demo(
+    tmp_path: Path, images: Path, expected_returncode: int = 0
+) -> tuple[list[str], str]:
+    """demo.sh with a fake interpreter; the commands it was given, and stderr."""
     calls = tmp_path / "calls.txt"
     python = fake_program(tmp_path / "bin", "python", f'echo "$*" >> {calls}')
     environment = {
@@ -112,13 +114,14 @@ def run_demo(tmp_path: Path, images: Path) -> list[str]:
     }
     result = subprocess.run(["bash", str(DEMO)], capture_output=True, text=True,
                             env=environment, cwd=tmp_path, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return calls.read_text().splitlines()
+    assert result.returncode == expected_returncode, result.stderr
+    commands = calls.read_text().splitlines() if calls.exists() else []
+    return commands, result.stderr
 
 
 def test_demo_without_photos_uses_the_procedural_set(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
-    calls = run_demo(tmp_path, tmp_path / "empty")
+    calls, _ = run_demo(tmp_path, tmp_path / "empty")
 
     demo_data = str(tmp_path / "demo-data")
     assert calls[0].startswith(f"-m crackgan.demo_data --out {demo_data} --count 40")
@@ -136,7 +139,7 @@ def test_demo_with_photos_uses_them(tmp_path) -> None:
     photos = tmp_path / "photos" / "cracked"
     photos.mkdir(parents=True)
     (photos / "a.JPG").write_bytes(b"")
-    calls = run_demo(tmp_path, tmp_path / "photos")
+    calls, _ = run_demo(tmp_path, tmp_path / "photos")
 
     assert not any("crackgan.demo_data" in call for call in calls)
     assert calls[0].startswith(f"data_preprocessing.py --input {tmp_path / 'photos'} ")
@@ -151,3 +154,13 @@ def test_makefile_runs_pytest_with_the_venv() -> None:
     assert "/nonexistent-venv/bin/python -m pytest" in result.stdout
     assert "--no-deps -r requirements-eval.txt" in result.stdout
     assert "/nonexistent-venv/.installed-" in result.stdout
+
+
+def test_demo_names_the_missing_label_folder(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "loose.jpg").write_bytes(b"")
+    calls, stderr = run_demo(tmp_path, photos, expected_returncode=2)
+
+    assert calls == []
+    assert "no folder named 'cracked'" in stderr and "DEMO_LABEL=" in stderr
