@@ -23,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--data", default=defaults.data, help="cache folder from data_preprocessing.py")
     add("--run-dir", default=defaults.run_dir,
         help="run folder: config.json, checkpoints/, samples/, log.jsonl, losses.png")
-    add("--label", default=defaults.label, help="train on this label only (default: all)")
+    add("--label", default=defaults.label,
+        help="train on this label only (default: all)")
     add("--steps", type=int, default=defaults.steps,
         help="total steps to reach; a larger number continues a finished run")
     add("--batch-size", type=int, default=defaults.batch_size, help="images per step")

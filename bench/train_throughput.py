@@ -34,6 +34,7 @@ VARIANTS = {
 
 def layer_flops(layer, batch: int) -> float:
     """Forward multiply-add FLOPs of one layer for a batch (0 for cheap layers)."""
+    import numpy as np
     from keras import layers
 
     from crackgan.models import SpectralNormConv2D
@@ -41,11 +42,11 @@ def layer_flops(layer, batch: int) -> float:
     if isinstance(layer, (layers.Conv2D, SpectralNormConv2D)):
         kernel = layer.kernel.shape
         height, width = layer.output.shape[1:3]
-        return 2.0 * batch * height * width * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+        return 2.0 * batch * height * width * float(np.prod(kernel))
     if isinstance(layer, layers.Conv2DTranspose):
         kernel = layer.kernel.shape  # (k, k, out, in)
         height, width = layer.input.shape[1:3]
-        return 2.0 * batch * height * width * kernel[0] * kernel[1] * kernel[2] * kernel[3]
+        return 2.0 * batch * height * width * float(np.prod(kernel))
     if isinstance(layer, layers.Dense):
         return 2.0 * batch * layer.kernel.shape[0] * layer.kernel.shape[1]
     return 0.0
@@ -121,7 +122,8 @@ def main() -> int:
 
     # Build and warm every variant, then time them in interleaved rounds.
     peak = matmul_rate()
-    runners = {name: build_step(args, overrides) for name, overrides in VARIANTS.items()}
+    runners = {name: build_step(args, overrides)
+               for name, overrides in VARIANTS.items()}
     # Warm up after every build: building reseeds TensorFlow, which forces a retrace.
     for _, run in runners.values():
         run(3)

@@ -68,7 +68,7 @@ class AtomicCheckpoints:
         return final
 
     def restore(self, path: str | Path) -> None:
-        """Load a checkpoint folder into the tracked objects; every object must match."""
+        """Load a checkpoint folder into the tracked objects; all must match."""
         status = self.checkpoint.read(str(Path(path) / PREFIX))
         status.assert_existing_objects_matched()
 

@@ -30,7 +30,8 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def _inputs(images: tf.Tensor, labels: tf.Tensor, conditional: bool) -> list | tf.Tensor:
+def _inputs(images: tf.Tensor, labels: tf.Tensor,
+            conditional: bool) -> list | tf.Tensor:
     return [images, labels] if conditional else images
 
 
@@ -158,7 +159,8 @@ class Gan:
             "real_sign": tf.reduce_mean(tf.sign(real_logits)),
         }
 
-    def _scale(self, optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+    def _scale(self, optimizer: keras.optimizers.Optimizer,
+               loss: tf.Tensor) -> tf.Tensor:
         if self.config.mixed_precision:
             return optimizer.scale_loss(loss)
         return loss

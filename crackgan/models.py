@@ -102,7 +102,8 @@ def build_generator(resolution: int, base_width: int = 64, num_labels: int = 0,
     if num_labels:
         label = keras.Input((), dtype="int32", name="label")
         inputs.append(label)
-        embedded = layers.Embedding(num_labels, latent_dim, name="label_embedding")(label)
+        embedded = layers.Embedding(num_labels, latent_dim,
+                                    name="label_embedding")(label)
         x = layers.Concatenate()([latent, embedded])
 
     # Project and reshape to 4x4.
@@ -156,7 +157,8 @@ def build_discriminator(resolution: int, base_width: int = 64, num_labels: int =
     # One logit from the features, plus the label projection when conditional.
     if spectral_norm:
         x = layers.Reshape((4, 4, widths[-1]), dtype="float32")(features)
-        logit = layers.Flatten()(SpectralNormConv2D(1, 4, 1, "valid", dtype="float32")(x))
+        last = SpectralNormConv2D(1, 4, 1, "valid", dtype="float32")
+        logit = layers.Flatten()(last(x))
     else:
         logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32")(features)
     if num_labels:

@@ -89,7 +89,8 @@ def prepare_run_dir(config: TrainConfig) -> Path:
     """Create the run folder, or move it aside with --fresh; refuse clashing resumes."""
     run_dir = Path(config.run_dir)
     if config.fresh and run_dir.exists():
-        aside = run_dir.with_name(f"{run_dir.name}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
         run_dir.rename(aside)
         LOG.info("--fresh: moved the previous run to %s", aside)
     saved_path = run_dir / "config.json"
@@ -97,8 +98,9 @@ def prepare_run_dir(config: TrainConfig) -> Path:
         saved = json.loads(saved_path.read_text(encoding="utf-8"))
         for name in ARCHITECTURE_FIELDS:
             if name in saved and saved[name] != getattr(config, name):
+                flag = "--" + name.replace("_", "-")
                 raise ConfigError(
-                    f"--{name.replace('_', '-')}: got {getattr(config, name)!r} but the "
+                    f"{flag}: got {getattr(config, name)!r} but the "
                     f"run in {run_dir} was started with {saved[name]!r}; pass the same "
                     "value to resume, or --fresh to start over"
                 )
@@ -238,8 +240,8 @@ class Trainer:
         if self.failed_since_checkpoint:
             raise TrainingDiverged(
                 f"non-finite losses or gradients again at step {step} before a new "
-                f"checkpoint; stopping. The last good checkpoint is {latest}; try lower "
-                "--g-lr/--d-lr or another --d-reg"
+                f"checkpoint; stopping. The last good checkpoint is {latest}; try "
+                "lower --g-lr/--d-lr or another --d-reg"
             )
         LOG.warning("non-finite losses or gradients at step %d; step skipped, "
                     "restoring %s", step, latest)

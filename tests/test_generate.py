@@ -37,7 +37,8 @@ def conditional_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A conditional run trained for a few steps (a high learning rate and no EMA, so
     a few steps move the outputs away from flat grey)."""
     folder = tmp_path_factory.mktemp("generate")
-    config = TrainConfig(data=str(make_cache(folder / "cache")), run_dir=str(folder / "run"),
+    config = TrainConfig(data=str(make_cache(folder / "cache")),
+                         run_dir=str(folder / "run"),
                          steps=3, snapshot_every=3, log_every=1, batch_size=4,
                          g_width=4, d_width=4, conditional=True, g_lr=0.02,
                          ema=False)
@@ -45,13 +46,15 @@ def conditional_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _pixels(folder: Path, count: int) -> np.ndarray:
-    return np.stack([np.asarray(Image.open(folder / f"{i:05d}.png")) for i in range(count)])
+    paths = [folder / f"{i:05d}.png" for i in range(count)]
+    return np.stack([np.asarray(Image.open(path)) for path in paths])
 
 
 def test_same_seed_same_images_any_batch_size(conditional_run: Path,
                                               tmp_path: Path) -> None:
     def run(name: str, seed: int, batch_size: int, label: str = "cracked") -> Path:
-        return generate(GenerateConfig(run_dir=str(conditional_run), out=str(tmp_path / name),
+        return generate(GenerateConfig(run_dir=str(conditional_run),
+                                       out=str(tmp_path / name),
                                        num=10, seed=seed, batch_size=batch_size,
                                        label=label))
 
@@ -65,13 +68,15 @@ def test_script_writes_contract_files_and_rejects_unknown_label(
         conditional_run: Path, tmp_path: Path, repo_root: Path) -> None:
     out = tmp_path / "generated"
     command = [sys.executable, str(repo_root / "generate_images.py"), "--run-dir",
-               str(conditional_run), "--out", str(out), "--num", "70", "--label", "intact"]
+               str(conditional_run), "--out", str(out), "--num", "70",
+               "--label", "intact"]
     result = subprocess.run(command, cwd=repo_root, capture_output=True, text=True,
                             timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
 
     # 70 RGB PNGs at the training resolution, a grid and the record.
-    assert sorted(p.name for p in out.glob("0*.png")) == [f"{i:05d}.png" for i in range(70)]
+    names = sorted(path.name for path in out.glob("0*.png"))
+    assert names == [f"{i:05d}.png" for i in range(70)]
     image = Image.open(out / "00069.png")
     assert image.mode == "RGB" and image.size == (32, 32)
     assert (out / "grid.png").is_file()

@@ -54,7 +54,8 @@ def read_variables(checkpoint_folder: Path) -> dict[str, np.ndarray]:
 
 
 def tiny_config(tmp_path: Path, **changes: object) -> TrainConfig:
-    values = dict(data=str(make_cache(tmp_path / "cache")), run_dir=str(tmp_path / "run"),
+    values = dict(data=str(make_cache(tmp_path / "cache")),
+                  run_dir=str(tmp_path / "run"),
                   g_width=4, d_width=4, batch_size=4, steps=4, snapshot_every=2,
                   log_every=1)
     values.update(changes)
@@ -133,7 +134,8 @@ def test_non_finite_step_is_skipped_then_rolled_back_then_fatal(tmp_path: Path) 
     metrics = trainer.step_functions[False](images, labels)
     assert float(metrics["finite"]) == 0.0
     assert int(trainer.gan.step.numpy()) == 0
-    for before, after in zip(generator_before, trainer.gan.generator.trainable_variables):
+    generator = trainer.gan.generator.trainable_variables
+    for before, after in zip(generator_before, generator):
         np.testing.assert_array_equal(before, after.numpy())
 
     # The first failure restores the last good checkpoint.
@@ -216,7 +218,8 @@ def test_sigkill_then_rerun_continues_from_the_checkpoint(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_two_logical_cpus_use_mirrored_strategy(tmp_path: Path, repo_root: Path) -> None:
+def test_two_logical_cpus_use_mirrored_strategy(tmp_path: Path,
+                                                repo_root: Path) -> None:
     cache = make_cache(tmp_path / "cache")
     run_dir = tmp_path / "run"
     script = f"""
@@ -234,6 +237,7 @@ train(TrainConfig(data={str(cache)!r}, run_dir={str(run_dir)!r}, steps=3,
                             capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((run_dir / "config.json").read_text())["replicas"] == 2
-    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
     assert [record["step"] for record in records] == [1, 2, 3]
     assert all(np.isfinite(record["d_loss"]) for record in records)
