@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     """Build or reuse the cache; return the process exit code."""
     args = parse_args(argv)
     setup_logging(args.verbose)
+    if args.verbose:
+        # Spark's INFO is verbose enough; py4j's DEBUG logs every gateway call.
+        logging.getLogger("py4j").setLevel(logging.WARNING)
     from crackgan.ingest import NoUsableImagesError, run
 
     try:

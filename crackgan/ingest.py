@@ -64,6 +64,8 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{{HH:mm:ss}} %-7p spark.%c{{1}}: %m%n
 logger.native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.native.level = error
+logger.spark.name = org.apache.spark
+logger.spark.level = {level}
 """
 
 
@@ -316,6 +318,7 @@ def start_spark(config: PreprocessConfig, work_dir: Path) -> Any:
     os.environ["PYTHONPATH"] = python_path
 
     # The JVM reads our log4j2 settings instead of printing its default banner.
+    # Spark's own loggers get an explicit level, which its shell filter respects.
     log4j = work_dir / "log4j2.properties"
     log4j.write_text(LOG4J_TEMPLATE.format(level="info" if config.verbose else "warn"))
     java_options = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
