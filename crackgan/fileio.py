@@ -9,6 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+# mkstemp creates files readable by the owner only; outputs are shared like any file.
+FILE_MODE = 0o644
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write bytes to a temporary file beside path, fsync it, then rename over path."""
@@ -20,6 +23,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             tmp_file.write(data)
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
+        os.chmod(tmp_name, FILE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -46,6 +50,7 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
     os.close(handle)
     try:
         writer(Path(tmp_name))
+        os.chmod(tmp_name, FILE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
