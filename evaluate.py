@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; bad flags or folders exit with code 2 and one line."""
     args = parse_args(argv)
-    setup_logging(args.verbose)
+    setup_logging(args.verbose, quiet_native=True)
     try:
         config = from_namespace(EvaluateConfig, args)
         from crackgan.report import build_report
