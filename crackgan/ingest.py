@@ -333,7 +333,12 @@ def start_spark(config: PreprocessConfig, work_dir: Path) -> Any:
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
         .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
     )
-    if not config.master.startswith("local"):
+    if config.master.startswith("local"):
+        # A local job stays on loopback: no warning about the host name, no open port.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
+        builder = builder.config("spark.driver.host", "127.0.0.1")
+    else:
         builder = builder.config("spark.submit.pyFiles", str(package_zip(work_dir)))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("INFO" if config.verbose else "WARN")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from crackgan.logs import NATIVE_NOISE
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 NOISE_LINES = [
     b"WARNING: All log messages before absl::InitializeLog() is called are written to "
@@ -36,7 +39,7 @@ def test_filtered_process_keeps_its_traceback_and_drops_noise() -> None:
         "raise RuntimeError('boom')\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, timeout=60
+        [sys.executable, "-c", code], capture_output=True, timeout=60, cwd=REPO_ROOT
     )
     assert result.returncode == 1
     assert b"kept line" in result.stderr
