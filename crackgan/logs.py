@@ -1,4 +1,4 @@
-"""Logging set-up shared by the scripts, and the JSON-lines writer for status records."""
+"""Logging set-up of the scripts and the JSON-lines writer of status records."""
 
 from __future__ import annotations
 

@@ -15,7 +15,9 @@ import numpy as np  # noqa: E402
 from crackgan.fileio import atomic_write_with  # noqa: E402
 
 
-def tile_images(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
+def tile_images(
+    images: np.ndarray, columns: int | None = None, pad: int = 2
+) -> np.ndarray:
     """Tile N x H x W x 3 uint8 images into one uint8 mosaic with a white gutter."""
     count, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(count))

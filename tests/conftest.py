@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the real development photos are, and the repository root."""
+"""Shared test fixtures: the real development photos and the repository root."""
 
 from __future__ import annotations
 

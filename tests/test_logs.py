@@ -14,8 +14,8 @@ NOISE_LINES = [
     b"WARNING: All log messages before absl::InitializeLog() is called are written to "
     b"STDERR\n",
     b"I0000 00:00:1796407155.847319    7625 port.cc:153] oneDNN custom operations\n",
-    b"E0000 00:00:1796407162.213819    7625 cuda_platform.cc:52] failed call to cuInit: "
-    b"INTERNAL\n",
+    b"E0000 00:00:1796407162.213819    7625 cuda_platform.cc:52] "
+    b"failed call to cuInit: INTERNAL\n",
 ]
 KEPT_LINES = [
     b"E0000 00:00:1796407162.213819    7625 some_op.cc:52] out of memory\n",
