@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from crackgan.config import ConfigError
+
 # mkstemp creates files readable by the owner only; outputs are shared like any file.
 FILE_MODE = 0o644
 
@@ -57,13 +59,49 @@ def atomic_write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
         raise
 
 
-def replace_directory(staging: str | Path, final: str | Path) -> None:
+class OutputFolderError(ConfigError):
+    """An output path holds something this step must not replace; names the flag."""
+
+
+def check_output_folder(final: str | Path, marker: str, flag: str, what: str) -> None:
+    """Raise OutputFolderError unless final is absent, empty, or holds marker.
+
+    A step replaces its output folder whole, so any other file or folder at that path
+    (the user's photos, a run folder, a document) would be deleted.
+    """
+    final = Path(final)
+    if final.is_file() or (final.exists() and not final.is_dir()):
+        raise OutputFolderError(f"{flag}: {final} is a file, expected a folder")
+    if final.is_dir() and not (final / marker).is_file() and any(final.iterdir()):
+        raise OutputFolderError(
+            f"{flag}: {final} exists and is not a {what} (no {marker}); choose an "
+            "empty or new folder")
+
+
+def check_disjoint(path: str | Path, flag: str, other: str | Path,
+                   other_flag: str) -> None:
+    """Raise OutputFolderError when path equals, contains or is inside other."""
+    path, other = Path(path).resolve(), Path(other).resolve()
+    if path == other or path in other.parents or other in path.parents:
+        raise OutputFolderError(
+            f"{flag}: {path} overlaps {other_flag} {other} (the same folder, inside "
+            "it or containing it); choose a folder outside it")
+
+
+def replace_directory(staging: str | Path, final: str | Path, marker: str | None = None,
+                      flag: str = "output folder", what: str = "crackgan output"
+                      ) -> None:
     """Move a fully written staging folder into place, removing any older final folder.
 
-    The old folder is renamed aside first and deleted only after the new one is in
-    place, so at every instant either the old or the new complete folder exists.
+    With a marker, an existing final path is replaced only if it is an empty folder
+    or one holding that marker file (a folder this step wrote); anything else raises
+    OutputFolderError naming flag. The old folder is renamed aside first and deleted
+    only after the new one is in place, so at every instant either the old or the new
+    complete folder exists.
     """
     staging, final = Path(staging), Path(final)
+    if marker is not None:
+        check_output_folder(final, marker, flag, what)
     old = final.with_name(f".{final.name}.old")
     if old.exists():
         shutil.rmtree(old)
