@@ -22,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 # Bump when the cache layout or the decoding rules change, so old caches rebuild.
 CACHE_FORMAT_VERSION = 1
-CACHE_FILES = ("images.npy", "labels.npy", "manifest.json", "reals.png")
+# Written last: a folder holding it is a complete cache this step may replace.
+MANIFEST = "manifest.json"
+CACHE_FILES = ("images.npy", "labels.npy", MANIFEST, "reals.png")
 PARQUET_DIR = "images.parquet"
 # reals.png shows at most this many images.
 REALS_COUNT = 64

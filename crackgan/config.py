@@ -98,6 +98,19 @@ class PreprocessConfig:
                 "0 (automatic) or a positive integer")
         require(self.read_bytes in ("worker", "binaryfile"), "read_bytes",
                 self.read_bytes, "'worker' or 'binaryfile'")
+        require(self.is_master_url(self.master), "master", self.master,
+                "local, local[N], local[*], local[N,F], spark://HOST:PORT (or a "
+                "comma list of HOST:PORT), yarn, k8s://URL or mesos://URL")
+
+    @staticmethod
+    def is_master_url(master: str) -> bool:
+        """True for the Spark master URL forms spark-submit accepts."""
+        import re  # Only this check uses regular expressions.
+
+        host_port = r"(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):[0-9]+"
+        pattern = (r"local(\[([1-9][0-9]*|\*)(,[0-9]+)?\])?|yarn"
+                   rf"|spark://{host_port}(,{host_port})*|(k8s|mesos)://\S+")
+        return re.fullmatch(pattern, master) is not None
 
 
 @dataclasses.dataclass(frozen=True)

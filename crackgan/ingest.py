@@ -28,7 +28,7 @@ import numpy as np
 
 from crackgan import cache
 from crackgan.config import ConfigError, PreprocessConfig
-from crackgan.fileio import atomic_write_json, replace_directory
+from crackgan.fileio import atomic_write_json, check_output_folder, replace_directory
 from crackgan.images import decode_image, dhash, sha256_hex
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ PARTITIONS_PER_CORE = 2
 PARQUET_ROW_GROUP_BYTES = 4 * 2**20
 # Seconds between progress lines while a Spark stage runs.
 PROGRESS_INTERVAL_SEC = 2.0
+# What the error calls a folder holding cache.MANIFEST.
+CACHE_WHAT = "crackgan cache"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DECODED_SCHEMA = (
     "path string, label string, sha256 string, width int, height int, "
@@ -492,13 +494,26 @@ def spark_session(config: PreprocessConfig) -> Iterator[Any]:
     """Start a Spark session for the job and stop it afterwards."""
     with tempfile.TemporaryDirectory(prefix="crackgan-spark-") as work:
         started = time.monotonic()
-        spark = start_spark(config, Path(work))
+        spark = start_spark_or_explain(config, Path(work))
         logger.info("Spark %s started on %s in %.1f s", spark.version, config.master,
                     time.monotonic() - started)
         try:
             yield spark
         finally:
             spark.stop()
+
+
+def start_spark_or_explain(config: PreprocessConfig, work_dir: Path) -> Any:
+    """start_spark, with a start-up failure turned into a ConfigError on --master."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        return start_spark(config, work_dir)
+    except (PySparkException, Py4JError) as error:
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise ConfigError(f"--master {config.master}: could not start Spark: "
+                          f"{lines[0]}") from error
 
 
 def build_cache(spark: Any, config: PreprocessConfig, root: Path, listing: Listing,
@@ -547,10 +562,8 @@ def run(config: PreprocessConfig, spark: Any = None) -> dict[str, Any]:
     if not root.is_dir():
         raise ConfigError(f"--input: folder {config.input!r} does not exist "
                           f"(resolved to {root})")
-    output = Path(config.output)
-    if output.resolve() == root or root in output.resolve().parents:
-        raise ConfigError(f"--output: {config.output!r} is inside --input {root}; "
-                          "nothing is written into the photo folder, choose another")
+    output = Path(config.output).resolve()
+    check_output_path(output, root)
 
     # List and fingerprint the inputs; an up-to-date cache is reused as it is.
     listing = list_inputs(root)
@@ -580,13 +593,27 @@ def run(config: PreprocessConfig, spark: Any = None) -> dict[str, Any]:
             manifest = build_cache(spark, config, root, listing, fingerprint, staging)
         log_summary(manifest, time.monotonic() - started)
         if manifest["count"] == 0:
-            raise NoUsableImagesError(no_images_message(root))
+            raise NoUsableImagesError(all_skipped_message(root, manifest))
         atomic_write_json(staging / "manifest.json", manifest)
-        replace_directory(staging, output)
+        replace_directory(staging, output, cache.MANIFEST, "--output", CACHE_WHAT)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return manifest
+
+
+def check_output_path(output: Path, root: Path) -> None:
+    """Refuse an output that overlaps the photo folder or would replace other files.
+
+    Both paths are resolved. Raises ConfigError naming --output.
+    """
+    if output == root or root in output.parents:
+        raise ConfigError(f"--output: {output} is inside --input {root}; nothing is "
+                          "written into the photo folder, choose another")
+    if output in root.parents:
+        raise ConfigError(f"--output: {output} contains --input {root}; the cache "
+                          "folder is replaced whole, choose a folder outside it")
+    check_output_folder(output, cache.MANIFEST, "--output", CACHE_WHAT)
 
 
 def remove_abandoned_staging(output: Path) -> None:
@@ -605,3 +632,12 @@ def no_images_message(root: Path) -> str:
     formats = ", ".join(extension.lstrip(".") for extension in IMAGE_EXTENSIONS)
     return (f"--input: no usable image in {root} (searched recursively for files "
             f"ending in {formats}, any letter case)")
+
+
+def all_skipped_message(root: Path, manifest: dict[str, Any]) -> str:
+    """The error for a folder whose photos were all found but all skipped."""
+    reasons = Counter(item["reason"].split(":")[0] for item in manifest["skipped"])
+    counts = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
+    return (f"--input: {manifest['inputs_seen']} image files found in {root}, all "
+            f"skipped ({counts}); see the skip reasons logged above, and --min-size "
+            "and --max-pixels for the size limits")

@@ -156,6 +156,72 @@ def test_output_inside_input_is_refused(tmp_path: Path) -> None:
                                     output=str(tmp_path / "photos" / "cache")))
 
 
+def test_output_containing_input_is_refused_and_photos_kept(tmp_path: Path) -> None:
+    photos = tmp_path / "outer" / "photos"
+    photos.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(b"jpeg")
+    with pytest.raises(ConfigError, match="--output: .*outer contains --input"):
+        ingest.run(PreprocessConfig(input=str(photos), output=str(tmp_path / "outer")))
+    assert (photos / "a.jpg").read_bytes() == b"jpeg"
+
+
+def test_output_that_is_a_file_or_foreign_folder_is_refused(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="--output: .*notes.txt is a file, expected "
+                       "a folder"):
+        ingest.run(PreprocessConfig(input=str(photos),
+                                    output=str(tmp_path / "notes.txt")))
+    (tmp_path / "work" / "keep.txt").parent.mkdir()
+    (tmp_path / "work" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="--output: .*work exists and is not a "
+                       "crackgan cache \\(no manifest.json\\)"):
+        ingest.run(PreprocessConfig(input=str(photos), output=str(tmp_path / "work")))
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "work" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("master", ["local", "local[3]", "local[*]", "local[2,4]",
+                                    "spark://a:7077,b.example:7077", "yarn",
+                                    "k8s://https://127.0.0.1:6443"])
+def test_master_url_forms_are_accepted(master: str) -> None:
+    assert PreprocessConfig(master=master).master == master
+
+
+@pytest.mark.parametrize("master", ["foo", "local[0]", "local[x]", "spark://host",
+                                    "spark://", " yarn"])
+def test_bad_master_url_names_the_flag(master: str) -> None:
+    with pytest.raises(ConfigError, match="--master: got .* expected local, "):
+        PreprocessConfig(master=master)
+
+
+def test_spark_start_failure_becomes_a_master_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyspark.errors import PySparkRuntimeError
+
+    def fail(config: PreprocessConfig, work_dir: Path) -> None:
+        raise PySparkRuntimeError(errorClass="JAVA_GATEWAY_EXITED",
+                                  messageParameters={})
+
+    monkeypatch.setattr(ingest, "start_spark", fail)
+    with pytest.raises(ConfigError, match="--master yarn: could not start Spark: "
+                       ".*JAVA_GATEWAY_EXITED"):
+        with ingest.spark_session(PreprocessConfig(master="yarn")):
+            pass
+
+
+def test_all_skipped_message_counts_found_files_and_reasons() -> None:
+    manifest = {"inputs_seen": 3, "skipped": [
+        {"path": "a.jpg", "reason": "too small: 8x8 < --min-size 32"},
+        {"path": "b.jpg", "reason": "too small: 9x9 < --min-size 32"},
+        {"path": "c.jpg", "reason": "truncated JPEG"}]}
+    message = ingest.all_skipped_message(Path("/photos"), manifest)
+    assert message.startswith("--input: 3 image files found in /photos, all skipped "
+                              "(too small: 2, truncated JPEG: 1)")
+    assert "--min-size" in message and "no usable image" not in message
+
+
 def test_abandoned_staging_folders_are_removed(tmp_path: Path) -> None:
     dead = tmp_path / ".cache.staging-999999999"
     alive = tmp_path / f".cache.staging-{os.getppid()}"
@@ -185,7 +251,8 @@ def test_folder_of_broken_files_exits_2(repo_root: Path, tmp_path: Path) -> None
     result = run_script(repo_root, "--input", str(tmp_path / "photos"),
                         "--output", str(tmp_path / "cache"), "--resolution", "32")
     assert result.returncode == 2, result.stderr
-    assert f"no usable image in {tmp_path / 'photos'}" in result.stderr
+    assert (f"2 image files found in {tmp_path / 'photos'}, all skipped"
+            in result.stderr), result.stderr
     assert not (tmp_path / "cache").exists()
     assert not list(tmp_path.glob(".cache.staging-*"))
 
