@@ -19,13 +19,21 @@ from PIL import Image
 
 from crackgan.checkpoints import PREFIX, resolve_checkpoint
 from crackgan.config import GenerateConfig
-from crackgan.fileio import atomic_write_json, replace_directory
+from crackgan.fileio import (
+    atomic_write_json,
+    check_disjoint,
+    check_output_folder,
+    replace_directory,
+)
 from crackgan.models import LATENT_DIM, build_generator
 from crackgan.plots import save_image_grid
 from crackgan.training import to_uint8
 
 LOG = logging.getLogger(__name__)
 GRID_COUNT = 64
+# A folder holding this file was written by generate(), so it may be replaced.
+MARKER = "generation.json"
+OUT_WHAT = "crackgan generated folder"
 
 
 def read_run_config(run_dir: str | Path) -> dict:
@@ -91,12 +99,18 @@ def sample_images(generator: keras.Model, num: int, seed: int, batch_size: int,
 
 def generate(config: GenerateConfig) -> Path:
     """Write numbered PNGs, grid.png and generation.json; returns the folder."""
+
+    # Refuse an --out that would replace the run or someone else's files, up front.
+    out = Path(config.out).resolve()
+    check_disjoint(out, "--out", config.run_dir, "--run-dir")
+    check_output_folder(out, MARKER, "--out", OUT_WHAT)
+
+    # Generate with the checkpoint's averaged generator.
     generator, run_config, step = load_generator(config.run_dir, config.checkpoint)
     label = label_index(run_config, config.label)
     images = sample_images(generator, config.num, config.seed, config.batch_size, label)
 
     # Write into a staging folder, then move it into place.
-    out = Path(config.out)
     staging = out.with_name(f".{out.name}.staging")
     if staging.exists():
         shutil.rmtree(staging)
@@ -104,11 +118,11 @@ def generate(config: GenerateConfig) -> Path:
     for index, image in enumerate(images):
         Image.fromarray(image).save(staging / f"{index:05d}.png")
     save_image_grid(images[:GRID_COUNT], staging / "grid.png", columns=8)
-    atomic_write_json(staging / "generation.json", {
+    atomic_write_json(staging / MARKER, {
         "checkpoint_step": step, "seed": config.seed, "count": config.num,
         "label": config.label if label is not None else run_config.get("label"),
         "resolution": run_config["resolution"], "run_dir": str(config.run_dir),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
     })
-    replace_directory(staging, out)
+    replace_directory(staging, out, MARKER, "--out", OUT_WHAT)
     return out

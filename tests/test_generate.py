@@ -91,3 +91,36 @@ def test_script_writes_contract_files_and_rejects_unknown_label(
     assert bad.returncode == 2
     assert "--label" in bad.stderr and "'cracked', 'intact'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("where", ["run", "checkpoint", "parent"])
+def test_out_overlapping_the_run_is_refused_before_generating(tmp_path: Path,
+                                                              where: str) -> None:
+    run_dir = tmp_path / "run"
+    step = run_dir / "checkpoints" / "step-3"
+    step.mkdir(parents=True)
+    (step / "ckpt.index").write_bytes(b"weights")
+    out = {"run": run_dir, "checkpoint": step, "parent": tmp_path}[where]
+    with pytest.raises(ValueError, match="--out: .* overlaps --run-dir"):
+        generate(GenerateConfig(run_dir=str(run_dir), out=str(out), num=1))
+    assert (step / "ckpt.index").read_bytes() == b"weights"
+
+
+def test_out_that_is_a_file_or_foreign_folder_is_refused(tmp_path: Path) -> None:
+    import generate_images
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code = generate_images.main(["--run-dir", str(tmp_path / "run"), "--out",
+                                 str(notes), "--num", "1"])
+    assert code == 2 and notes.read_text() == "mine"
+    assert not list(tmp_path.glob(".*"))
+    with pytest.raises(ValueError, match=f"--out: {notes} is a file, expected a "
+                       "folder"):
+        generate(GenerateConfig(run_dir=str(tmp_path / "run"), out=str(notes)))
+    (tmp_path / "docs" / "keep.txt").parent.mkdir()
+    (tmp_path / "docs" / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="--out: .*docs exists and is not a crackgan "
+                       "generated folder \\(no generation.json\\)"):
+        generate(GenerateConfig(run_dir=str(tmp_path / "run"),
+                                out=str(tmp_path / "docs")))
