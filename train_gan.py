@@ -17,14 +17,16 @@ LOG = logging.getLogger("train_gan")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = parser.add_argument
     flag = argparse.BooleanOptionalAction
     add("--data", default=defaults.data, help="cache folder from data_preprocessing.py")
     add("--run-dir", default=defaults.run_dir,
         help="run folder: config.json, checkpoints/, samples/, log.jsonl, losses.png")
     add("--label", default=defaults.label,
-        help="train on this label only (default: all)")
+        help="train on this label only (None: every label)")
     add("--steps", type=int, default=defaults.steps,
         help="total steps to reach; a larger number continues a finished run")
     add("--batch-size", type=int, default=defaults.batch_size, help="images per step")

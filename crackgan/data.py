@@ -25,18 +25,59 @@ class CacheInfo:
     row_labels: np.ndarray  # Label index of each used row.
 
 
-def open_cache(path: str | Path, label: str | None = None) -> CacheInfo:
-    """Read a cache's manifest and labels and select the rows of one label (or all)."""
-    path = Path(path)
+def read_manifest(path: Path) -> dict:
+    """manifest.json of a cache folder, with errors that name --data."""
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise ValueError(
             f"--data: {path} has no manifest.json; expected a cache folder written by "
             "data_preprocessing.py"
         )
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    label_names = list(manifest["label_names"])
-    labels = np.load(path / "labels.npy")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["resolution"] = int(manifest["resolution"])
+        manifest["label_names"] = [str(name) for name in manifest["label_names"]]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+            ValueError) as error:
+        raise ValueError(f"--data: {manifest_path} is not a valid cache manifest "
+                         f"({error!r})") from error
+    return manifest
+
+
+def check_arrays(path: Path, manifest: dict) -> np.ndarray:
+    """Labels of the cache, after checking images.npy and labels.npy match manifest."""
+    for name in ("images.npy", "labels.npy"):
+        if not (path / name).is_file():
+            raise ValueError(f"--data: {path / name} is missing; expected a complete "
+                             "cache written by data_preprocessing.py")
+    resolution = manifest["resolution"]
+    try:
+        images = np.load(path / "images.npy", mmap_mode="r")
+        labels = np.load(path / "labels.npy")
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--data: can't read the arrays in {path} "
+                         f"({error})") from error
+    if images.dtype != np.uint8 or images.shape[1:] != (resolution, resolution, 3):
+        raise ValueError(
+            f"--data: {path / 'images.npy'} is {images.dtype} {images.shape}; expected "
+            f"uint8 N x {resolution} x {resolution} x 3 as in manifest.json"
+        )
+    if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"--data: {path / 'labels.npy'} is {labels.dtype} "
+                         f"{labels.shape}; expected integers of shape ({len(images)},)")
+    if len(labels) and (labels.min() < 0
+                        or labels.max() >= len(manifest["label_names"])):
+        raise ValueError(f"--data: {path / 'labels.npy'} has indices outside the "
+                         f"{len(manifest['label_names'])} label_names of manifest.json")
+    return labels
+
+
+def open_cache(path: str | Path, label: str | None = None) -> CacheInfo:
+    """Read a cache's manifest and labels and select the rows of one label (or all)."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    label_names = manifest["label_names"]
+    labels = check_arrays(path, manifest)
 
     # Select the rows of the requested label.
     rows = np.arange(len(labels))
@@ -49,7 +90,7 @@ def open_cache(path: str | Path, label: str | None = None) -> CacheInfo:
         rows = rows[labels == label_names.index(label)]
     if len(rows) == 0:
         raise ValueError(f"--data: the cache at {path} has no images to train on")
-    return CacheInfo(path, int(manifest["resolution"]), label_names, rows, labels[rows])
+    return CacheInfo(path, manifest["resolution"], label_names, rows, labels[rows])
 
 
 def batch_indices(step: tf.Tensor, seed: int, batch_size: int, count: int) -> tf.Tensor:

@@ -85,25 +85,62 @@ def setup_tensorflow(config: TrainConfig) -> None:
         tf.keras.mixed_precision.set_global_policy("mixed_float16")
 
 
-def prepare_run_dir(config: TrainConfig) -> Path:
-    """Create the run folder, or move it aside with --fresh; refuse clashing resumes."""
+def check_run_dir_location(config: TrainConfig) -> Path:
+    """The run folder, refusing a file or a folder that overlaps --data."""
     run_dir = Path(config.run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--run-dir: {run_dir} is a file, expected a folder")
+    run, data = run_dir.resolve(), Path(config.data).resolve()
+    if run == data or data in run.parents or run in data.parents:
+        raise ConfigError(
+            f"--run-dir: {run_dir} overlaps --data {config.data}; use a separate "
+            "folder, nothing is written into an input folder"
+        )
+    return run_dir
+
+
+def check_saved_config(run_dir: Path, config: TrainConfig, cache: CacheInfo) -> None:
+    """Refuse to resume a run whose saved options or cache don't match this one."""
+    saved_path = run_dir / "config.json"
+    if not saved_path.is_file():
+        return
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--run-dir: {saved_path} is not valid JSON ({error}); "
+                          "use --fresh to start over") from error
+    for name in ARCHITECTURE_FIELDS:
+        if name in saved and saved[name] != getattr(config, name):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag}: got {getattr(config, name)!r} but the "
+                f"run in {run_dir} was started with {saved[name]!r}; pass the same "
+                "value to resume, or --fresh to start over"
+            )
+
+    # The cache must match what the networks were built for.
+    if "resolution" in saved and saved["resolution"] != cache.resolution:
+        raise ConfigError(
+            f"--data: cache is {cache.resolution} px but the run in {run_dir} was "
+            f"trained at {saved['resolution']} px; use the same cache or --fresh"
+        )
+    saved_names = saved.get("label_names")
+    if config.conditional and saved_names not in (None, cache.label_names):
+        raise ConfigError(
+            f"--data: cache has labels {cache.label_names} but the conditional run in "
+            f"{run_dir} was trained on {saved_names}; use the same cache or --fresh"
+        )
+
+
+def prepare_run_dir(config: TrainConfig, cache: CacheInfo) -> Path:
+    """Create the run folder, or move it aside with --fresh; refuse clashing resumes."""
+    run_dir = check_run_dir_location(config)
     if config.fresh and run_dir.exists():
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = run_dir.with_name(f"{run_dir.name}.old-{stamp}")
         run_dir.rename(aside)
         LOG.info("--fresh: moved the previous run to %s", aside)
-    saved_path = run_dir / "config.json"
-    if saved_path.is_file():
-        saved = json.loads(saved_path.read_text(encoding="utf-8"))
-        for name in ARCHITECTURE_FIELDS:
-            if name in saved and saved[name] != getattr(config, name):
-                flag = "--" + name.replace("_", "-")
-                raise ConfigError(
-                    f"{flag}: got {getattr(config, name)!r} but the "
-                    f"run in {run_dir} was started with {saved[name]!r}; pass the same "
-                    "value to resume, or --fresh to start over"
-                )
+    check_saved_config(run_dir, config, cache)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     return run_dir
 
@@ -167,7 +204,20 @@ class IntervalStats:
     def reset(self) -> None:
         self.sums = dict.fromkeys(self.NAMES, 0.0)
         self.count = 0
+        self.untimed = 0
         self.started = time.monotonic()
+
+    def restart_clock(self) -> None:
+        """Time from now on, leaving the steps so far (tf.function tracing) out."""
+        self.untimed = self.count
+        self.started = time.monotonic()
+
+    def timed(self) -> tuple[int, float, bool]:
+        """Steps and seconds for speed figures, and whether tracing is included."""
+        elapsed = time.monotonic() - self.started
+        if self.count > self.untimed:
+            return self.count - self.untimed, elapsed, False
+        return self.count, elapsed, self.untimed > 0
 
     def add(self, metrics: dict[str, float]) -> None:
         for name in self.NAMES:
@@ -182,15 +232,20 @@ class Trainer:
     """One training run: state, data, logs, and the loop that ties them together."""
 
     def __init__(self, config: TrainConfig) -> None:
-        setup_tensorflow(config)
         self.config = config
         self.cache = open_cache(config.data, config.label)
+        check_run_dir_location(config)
+        setup_tensorflow(config)
         self.strategy = choose_strategy()
         replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % replicas:
             raise ConfigError(f"--batch-size: got {config.batch_size}, expected a "
                               f"multiple of the {replicas} devices in use")
-        self.run_dir = prepare_run_dir(config)
+        if config.batch_size > len(self.cache.rows):
+            LOG.warning("--batch-size %d is larger than the %d training images; each "
+                        "batch repeats images", config.batch_size,
+                        len(self.cache.rows))
+        self.run_dir = prepare_run_dir(config, self.cache)
         num_labels = len(self.cache.label_names)
         self.gan = Gan(config, self.cache.resolution, num_labels, self.strategy)
         self.checkpoints = AtomicCheckpoints(self.run_dir / "checkpoints",
@@ -203,7 +258,7 @@ class Trainer:
         self.failed_since_checkpoint = False
         self.d_winning_intervals = 0
         self.deadline = math.inf
-        write_config(self.run_dir, config, self.cache, replicas)
+        self.replicas = replicas
         LOG.info("training on %d images (%s) at %dx%d on %d device(s); run folder %s",
                  len(self.cache.rows), config.label or "all labels",
                  self.cache.resolution, self.cache.resolution, replicas, self.run_dir)
@@ -218,6 +273,12 @@ class Trainer:
         step = int(self.gan.step.numpy())
         truncate_log(self.run_dir / "log.jsonl", step)
         LOG.info("resumed from %s (step %d)", latest, step)
+        return step
+
+    def start(self) -> int:
+        """Resume (or start at step 0), then record the options in config.json."""
+        step = self.resume()
+        write_config(self.run_dir, self.config, self.cache, self.replicas)
         return step
 
     def iterator(self, step: int) -> Any:
@@ -265,25 +326,27 @@ class Trainer:
     def log_status(self, step: int, stats: IntervalStats, log: JsonlWriter) -> None:
         """One status line and the same numbers to log.jsonl and TensorBoard."""
         means = stats.means()
-        elapsed = time.monotonic() - stats.started
-        images = stats.count * self.config.batch_size
+        timed_steps, elapsed, with_tracing = stats.timed()
+        images = timed_steps * self.config.batch_size
         sec_per_kimg = elapsed / max(images, 1) * 1000
-        eta_seconds = (self.config.steps - step) * elapsed / max(stats.count, 1)
+        eta_seconds = (self.config.steps - step) * elapsed / max(timed_steps, 1)
         eta_seconds = min(eta_seconds, max(self.deadline - time.monotonic(), 0.0))
         low_fake = means["d_fake"] < D_WINNING_PROBABILITY
         self.d_winning_intervals = self.d_winning_intervals + 1 if low_fake else 0
         d_winning = self.d_winning_intervals >= D_WINNING_INTERVALS
         record = {"step": step, "images_seen": step * self.config.batch_size,
                   "sec_per_kimg": sec_per_kimg, **means,
-                  "eta_seconds": eta_seconds, "d_winning": d_winning}
+                  "eta_seconds": eta_seconds, "d_winning": d_winning,
+                  "sec_per_kimg_includes_tracing": with_tracing}
         log.write(record)
         with self.summary.as_default():
             for name, value in {**means, "sec_per_kimg": sec_per_kimg}.items():
                 summary_scalar(name, value, step)
         LOG.info(
-            "step %7d  kimg %8.2f  sec/kimg %7.1f  loss D %.3f G %.3f  D(real) %.2f "
+            "step %7d  kimg %8.2f  sec/kimg %7.1f%s  loss D %.3f G %.3f  D(real) %.2f "
             "D(fake) %.2f  p %.2f  eta %s%s",
-            step, record["images_seen"] / 1000, sec_per_kimg, means["d_loss"],
+            step, record["images_seen"] / 1000, sec_per_kimg,
+            " (incl. tracing)" if with_tracing else "", means["d_loss"],
             means["g_loss"], means["d_real"], means["d_fake"], means["augment_p"],
             _duration(eta_seconds),
             "  D winning" if d_winning else "",
@@ -302,47 +365,64 @@ class Trainer:
     def run(self) -> Path:
         """Train to --steps, or until --max-minutes or Ctrl-C; end with a snapshot."""
         config = self.config
-        step = self.resume()
+        step = self.start()
+        if step >= config.steps:
+            LOG.info("already at step %d >= --steps %d; nothing to do", step,
+                     config.steps)
         budget_seconds = config.max_minutes * 60 if config.max_minutes else math.inf
         self.deadline = time.monotonic() + budget_seconds
         stop = StopRequest()
-        batches = self.iterator(step)
-        stats = IntervalStats()
-        last_snapshot = step if step else -1
         try:
             with JsonlWriter(self.run_dir / "log.jsonl") as log:
-                while step < config.steps:
-
-                    # One step; a non-finite one rolls back to the last checkpoint.
-                    with_r1 = config.d_reg == "r1" and step % config.r1_every == 0
-                    outputs = self.step_functions[with_r1](*next(batches))
-                    metrics = {name: float(value) for name, value in outputs.items()}
-                    if metrics["finite"] < 0.5:
-                        step = self.recover(step)
-                        batches, stats = self.iterator(step), IntervalStats()
-                        continue
-                    step += 1
-                    stats.add(metrics)
-
-                    # Status line, snapshot, and the two ways to stop early.
-                    if step % config.log_every == 0:
-                        self.log_status(step, stats, log)
-                    if step % config.snapshot_every == 0:
-                        self.snapshot(step)
-                        last_snapshot = step
-                    if stop.requested or time.monotonic() > self.deadline:
-                        LOG.info("stopping at step %d (%s)", step,
-                                 "interrupt" if stop.requested else "--max-minutes")
-                        break
+                step = self.loop(step, stop, log)
         finally:
             stop.restore()
 
         # Final snapshot and loss curves.
-        if last_snapshot != step:
+        if step not in self.checkpoints.steps():
             self.snapshot(step)
         self.write_loss_curves()
         self.summary.flush()
         return self.run_dir
+
+    def loop(self, step: int, stop: StopRequest, log: JsonlWriter) -> int:
+        """The steps themselves; the last step is always logged. Returns the step."""
+        config = self.config
+        batches = self.iterator(step)
+        stats = IntervalStats()
+        traced = False
+        while step < config.steps:
+
+            # One step; a non-finite one rolls back to the last checkpoint.
+            with_r1 = config.d_reg == "r1" and step % config.r1_every == 0
+            outputs = self.step_functions[with_r1](*next(batches))
+            metrics = {name: float(value) for name, value in outputs.items()}
+            if metrics["finite"] < 0.5:
+                step = self.recover(step)
+                batches, stats = self.iterator(step), IntervalStats()
+                continue
+            step += 1
+            stats.add(metrics)
+
+            # Leave the first step's tf.function tracing out of sec/kimg.
+            if not traced:
+                stats.restart_clock()
+                traced = True
+
+            # Status line, snapshot, and the two ways to stop early.
+            if step % config.log_every == 0:
+                self.log_status(step, stats, log)
+            if step % config.snapshot_every == 0:
+                self.snapshot(step)
+            if stop.requested or time.monotonic() > self.deadline:
+                LOG.info("stopping at step %d (%s)", step,
+                         "interrupt" if stop.requested else "--max-minutes")
+                break
+
+        # Record the final step when it fell between two status lines.
+        if stats.count:
+            self.log_status(step, stats, log)
+        return step
 
 
 def train(config: TrainConfig) -> Path:

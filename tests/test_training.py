@@ -4,6 +4,7 @@ several devices. Networks are tiny (32x32, width 4-8) so each run takes seconds.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from crackgan.checkpoints import PREFIX, AtomicCheckpoints, resolve_checkpoint
 from crackgan.config import ConfigError, TrainConfig
 from crackgan.data import batch_indices, open_cache
 from crackgan.gan import Gan
+from crackgan.logs import read_jsonl
 from crackgan.training import Trainer, TrainingDiverged
 
 TINY_FLAGS = ["--g-width", "8", "--d-width", "8", "--batch-size", "8", "--threads", "1"]
@@ -148,7 +150,7 @@ def test_non_finite_step_is_skipped_then_rolled_back_then_fatal(tmp_path: Path) 
 
 
 def test_resuming_with_other_widths_names_the_flag(tmp_path: Path) -> None:
-    Trainer(tiny_config(tmp_path)).resume()
+    Trainer(tiny_config(tmp_path)).start()
     with pytest.raises(ConfigError, match="--g-width"):
         Trainer(tiny_config(tmp_path, g_width=8))
 
@@ -241,3 +243,74 @@ train(TrainConfig(data={str(cache)!r}, run_dir={str(run_dir)!r}, steps=3,
     records = [json.loads(line) for line in lines]
     assert [record["step"] for record in records] == [1, 2, 3]
     assert all(np.isfinite(record["d_loss"]) for record in records)
+
+
+def test_resume_on_another_resolution_fails_before_touching_config(
+        tmp_path: Path) -> None:
+    Trainer(tiny_config(tmp_path)).start()
+    saved = (tmp_path / "run" / "config.json").read_text()
+    other = make_cache(tmp_path / "cache16", resolution=16)
+    with pytest.raises(ConfigError, match="--data: cache is 16 px but the run in .* "
+                                          "was trained at 32 px"):
+        Trainer(tiny_config(tmp_path, data=str(other)))
+    assert (tmp_path / "run" / "config.json").read_text() == saved
+
+
+@pytest.mark.parametrize("inside", ["", "run"])
+def test_run_dir_overlapping_data_is_refused(tmp_path: Path, inside: str) -> None:
+    cache = make_cache(tmp_path / "cache")
+    run_dir = cache / inside if inside else cache
+    with pytest.raises(ConfigError, match="--run-dir: .* overlaps --data"):
+        Trainer(tiny_config(tmp_path, run_dir=str(run_dir)))
+    assert sorted(p.name for p in cache.iterdir()) == ["images.npy", "labels.npy",
+                                                       "manifest.json"]
+
+
+@pytest.mark.parametrize("missing", ["images.npy", "labels.npy"])
+def test_incomplete_cache_is_refused_before_creating_the_run_dir(
+        tmp_path: Path, missing: str) -> None:
+    config = tiny_config(tmp_path)
+    (tmp_path / "cache" / missing).unlink()
+    with pytest.raises(ValueError, match=f"--data: .*{missing} is missing"):
+        Trainer(config)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cache_with_wrong_shapes_is_refused(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    np.save(tmp_path / "cache" / "images.npy", np.zeros((12, 16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="--data: .*images.npy is uint8 "
+                                         r"\(12, 16, 16, 3\); expected"):
+        open_cache(config.data)
+
+
+def test_script_refuses_a_file_as_run_dir_and_help_shows_defaults(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture) -> None:
+    import train_gan
+
+    make_cache(tmp_path / "cache")
+    (tmp_path / "run").write_text("not a folder")
+    code = train_gan.main(["--data", str(tmp_path / "cache"), "--run-dir",
+                           str(tmp_path / "run"), "--steps", "1"])
+    assert code == 2
+    assert f"--run-dir: {tmp_path / 'run'} is a file, expected a folder" in caplog.text
+    with pytest.raises(SystemExit):
+        train_gan.main(["--help"])
+    assert "(default: 2000)" in capsys.readouterr().out
+
+
+def test_final_step_is_logged_and_nothing_to_do_is_said(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    config = tiny_config(tmp_path, steps=2, log_every=50, snapshot_every=50,
+                         batch_size=16)
+    Trainer(config).run()
+    records = read_jsonl(tmp_path / "run" / "log.jsonl")
+    assert [record["step"] for record in records] == [2]
+    assert records[0]["sec_per_kimg_includes_tracing"] is False
+    assert (tmp_path / "run" / "losses.png").is_file()
+    assert "--batch-size 16 is larger than the 12 training images" in caplog.text
+    Trainer(tiny_config(tmp_path, steps=1, batch_size=16)).run()
+    assert "already at step 2 >= --steps 1; nothing to do" in caplog.text
+    assert len(read_jsonl(tmp_path / "run" / "log.jsonl")) == 1
