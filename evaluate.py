@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from crackgan.config import ConfigError, EvaluateConfig, from_namespace
+from crackgan.config import EvaluateConfig, from_namespace
 from crackgan.logs import setup_logging
 
 LOGGER = logging.getLogger("evaluate")
@@ -22,7 +22,9 @@ LOGGER = logging.getLogger("evaluate")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags, named as EvaluateConfig's fields."""
     defaults = EvaluateConfig()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", default=defaults.data,
                         help="cache folder written by data_preprocessing.py")
     parser.add_argument("--generated", default=defaults.generated,
@@ -30,10 +32,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default=defaults.out,
                         help="report folder (report.json, report.md, figures)")
     parser.add_argument("--label", default=defaults.label,
-                        help="compare with the real images of this label (default: "
+                        help="compare with the real images of this label (None: "
                              "the label in generation.json, else every image)")
     parser.add_argument("--metrics", default=defaults.metrics,
-                        help="comma-separated metric names, or 'all' (default)")
+                        help="comma-separated metric names, or 'all'")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed of every split, subsample and classifier")
     parser.add_argument("--classifier-steps", type=int,
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         from crackgan.report import build_report
 
         build_report(config)
-    except ConfigError as error:
+    except ValueError as error:
         LOGGER.error("%s", error)
         return 2
     LOGGER.info("Results are in %s (report.md, report.json)", config.out)

@@ -26,11 +26,16 @@ from crackgan.metrics.loading import read_cache, read_generated, reference_label
 
 LOGGER = logging.getLogger(__name__)
 GRID_IMAGES = 64
+# Figures this module and the metrics write; stale ones are removed before a run.
+KNOWN_FIGURES = ("real_grid.png", "generated_grid.png", "nearest.png",
+                 "downstream.png")
 QUESTIONS = {"realistic": "Realistic?", "new": "New?", "useful": "Useful?"}
 
 
 def check_output_folder(config: EvaluateConfig) -> Path:
     """The report folder, refusing one that is (inside) an input folder."""
+    if Path(config.out).exists() and not Path(config.out).is_dir():
+        raise ConfigError(f"--out: {config.out} is a file, expected a folder")
     out = Path(config.out).resolve()
     for flag, folder in (("--data", config.data), ("--generated", config.generated)):
         if out == Path(folder).resolve() or Path(folder).resolve() in out.parents:
@@ -89,6 +94,8 @@ def build_report(config: EvaluateConfig) -> dict[str, Any]:
     metrics = select_metrics(config.metrics)
     out = check_output_folder(config)
     inputs, info = load_inputs(config, out)
+    for name in KNOWN_FIGURES:
+        (out / name).unlink(missing_ok=True)
     LOGGER.info("Real reference set: %d images (label %s); generated: %d images",
                 len(inputs.real), inputs.label, len(inputs.generated))
 

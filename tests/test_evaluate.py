@@ -188,3 +188,53 @@ def test_evaluate_rejects_an_unknown_label(repo_root: Path, folders,
                           "shattered")
     assert result.returncode == 2
     assert "--label: got 'shattered'" in result.stderr
+
+
+@pytest.mark.parametrize("defect", ["mixed_sizes", "junk_png", "bad_json"])
+def test_read_generated_names_the_bad_file(tmp_path: Path, defect: str) -> None:
+    from crackgan.config import ConfigError
+    from crackgan.metrics.loading import read_generated
+
+    folder = tmp_path / "generated"
+    write_generated(folder, count=3)
+    bad = {"mixed_sizes": folder / "00001.png", "junk_png": folder / "00002.png",
+           "bad_json": folder / "generation.json"}[defect]
+    if defect == "mixed_sizes":
+        Image.new("RGB", (16, 16)).save(bad)
+    else:
+        bad.write_bytes(b"not what it claims {")
+    with pytest.raises(ConfigError, match=f"^--generated: {bad}: "):
+        read_generated(folder, RESOLUTION)
+
+
+def test_evaluate_refuses_a_file_as_out_and_help_shows_defaults(
+        folders, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture) -> None:
+    import evaluate
+
+    cache, generated = folders
+    (tmp_path / "report").write_text("not a folder")
+    code = evaluate.main(["--data", str(cache), "--generated", str(generated),
+                          "--out", str(tmp_path / "report")])
+    assert code == 2
+    assert f"--out: {tmp_path / 'report'} is a file, expected a folder" in caplog.text
+    with pytest.raises(SystemExit):
+        evaluate.main(["--help"])
+    assert "(default: all)" in capsys.readouterr().out
+
+
+def test_evaluate_removes_stale_figures_of_other_metrics(folders,
+                                                         tmp_path: Path) -> None:
+    import evaluate
+
+    cache, generated = folders
+    out = tmp_path / "report"
+    out.mkdir()
+    Image.new("RGB", (4, 4)).save(out / "nearest.png")
+    code = evaluate.main(["--data", str(cache), "--generated", str(generated),
+                          "--out", str(out), "--metrics", "swd"])
+    assert code == 0
+    assert not (out / "nearest.png").exists()
+    assert (out / "generated_grid.png").is_file()
+    assert list(json.loads((out / "report.json").read_text())) == ["swd",
+                                                                   "evaluation"]

@@ -158,3 +158,11 @@ def test_select_metrics_rejects_unknown_names_listing_valid_ones() -> None:
     assert len(select_metrics("all")) == len(REGISTRY)
     with pytest.raises(ConfigError, match="--metrics.*'nope'.*fid, kid"):
         select_metrics("kid,nope")
+
+
+@pytest.mark.parametrize("names", ["", " , "])
+def test_select_metrics_rejects_an_empty_list(names: str) -> None:
+    assert len(select_metrics(None)) == len(REGISTRY)
+    with pytest.raises(ConfigError, match="--metrics: got .*expected metric names "
+                                          "from fid, kid"):
+        select_metrics(names)

@@ -20,9 +20,12 @@ __all__ = ["REGISTRY", "EvaluationInputs", "Metric", "MetricResult", "MetricSkip
 
 def select_metrics(names: str | None) -> list[Metric]:
     """The metrics named in a comma-separated list (all when None or "all")."""
-    if names is None or names.strip() in ("", "all"):
+    if names is None or names.strip() == "all":
         return list(REGISTRY.values())
     wanted = [name.strip() for name in names.split(",") if name.strip()]
+    if not wanted:
+        raise ConfigError(f"--metrics: got {names!r}, expected metric names from "
+                          f"{', '.join(REGISTRY)} (or 'all', or no --metrics)")
     unknown = [name for name in wanted if name not in REGISTRY]
     if unknown:
         raise ConfigError(

@@ -68,16 +68,34 @@ def read_generated(path: str | Path, resolution: int) -> tuple[np.ndarray, dict]
     if len(files) < 2:
         raise ConfigError(f"--generated: {folder} holds {len(files)} numbered PNGs "
                           "(00000.png, ...); expected at least 2")
-    images = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])
-    if images.shape[1:3] != (resolution, resolution):
-        raise ConfigError(f"--generated: images in {folder} are "
-                          f"{images.shape[2]}x{images.shape[1]}, but the cache's "
-                          f"resolution is {resolution}")
+    images = np.stack([read_generated_image(p, resolution) for p in files])
     info_path = folder / "generation.json"
     info = {}
     if info_path.is_file():
-        info = json.loads(info_path.read_text(encoding="utf-8"))
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"--generated: {info_path}: not valid JSON "
+                              f"({error})") from error
+        if not isinstance(info, dict):
+            raise ConfigError(f"--generated: {info_path}: expected a JSON object, "
+                              f"got {type(info).__name__}")
     return images, info
+
+
+def read_generated_image(path: Path, resolution: int) -> np.ndarray:
+    """One generated PNG as R x R x 3 uint8; a bad file is a one-line error."""
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise ConfigError(f"--generated: {path}: not a readable image "
+                          f"({error})") from error
+    if pixels.shape[:2] != (resolution, resolution):
+        raise ConfigError(f"--generated: {path}: is {pixels.shape[1]}x"
+                          f"{pixels.shape[0]}, but the cache's resolution is "
+                          f"{resolution}")
+    return pixels
 
 
 def reference_label(
