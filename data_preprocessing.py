@@ -38,8 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="'center' crops the centred square, 'pad' letterboxes "
                         "the whole photo on black (default: %(default)s)")
     parser.add_argument("--master", default=defaults.master,
-                        help="Spark master URL, e.g. spark://host:7077 "
-                        "(default: %(default)s)")
+                        help="Spark master URL: local, local[N], local[*], "
+                        "local[N,F], spark://HOST:PORT[,HOST:PORT...], yarn or "
+                        "k8s://URL (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="seed for the choice of images in reals.png "
                         "(default: %(default)s)")

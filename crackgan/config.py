@@ -100,7 +100,7 @@ class PreprocessConfig:
                 self.read_bytes, "'worker' or 'binaryfile'")
         require(self.is_master_url(self.master), "master", self.master,
                 "local, local[N], local[*], local[N,F], spark://HOST:PORT (or a "
-                "comma list of HOST:PORT), yarn, k8s://URL or mesos://URL")
+                "comma list of HOST:PORT), yarn or k8s://URL (Spark 4 dropped Mesos)")
 
     @staticmethod
     def is_master_url(master: str) -> bool:
@@ -109,7 +109,7 @@ class PreprocessConfig:
 
         host_port = r"(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):[0-9]+"
         pattern = (r"local(\[([1-9][0-9]*|\*)(,[0-9]+)?\])?|yarn"
-                   rf"|spark://{host_port}(,{host_port})*|(k8s|mesos)://\S+")
+                   rf"|spark://{host_port}(,{host_port})*|k8s://\S+")
         return re.fullmatch(pattern, master) is not None
 
 

@@ -190,10 +190,24 @@ def test_master_url_forms_are_accepted(master: str) -> None:
 
 
 @pytest.mark.parametrize("master", ["foo", "local[0]", "local[x]", "spark://host",
-                                    "spark://", " yarn"])
+                                    "spark://", " yarn", "mesos://h:5050"])
 def test_bad_master_url_names_the_flag(master: str) -> None:
     with pytest.raises(ConfigError, match="--master: got .* expected local, "):
         PreprocessConfig(master=master)
+
+
+def test_script_refuses_bad_master_and_output_around_input(
+        repo_root: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.jpg").write_bytes(b"jpeg")
+    bad_master = run_script(repo_root, "--input", str(photos), "--output",
+                            str(tmp_path / "cache"), "--master", "foo")
+    around = run_script(repo_root, "--input", str(photos), "--output", str(tmp_path))
+    assert bad_master.returncode == 2 and "--master: got 'foo'" in bad_master.stderr
+    assert around.returncode == 2 and "contains --input" in around.stderr
+    assert "Traceback" not in bad_master.stderr + around.stderr
+    assert (photos / "a.jpg").read_bytes() == b"jpeg"
 
 
 def test_spark_start_failure_becomes_a_master_error(
