@@ -314,3 +314,14 @@ def test_final_step_is_logged_and_nothing_to_do_is_said(
     Trainer(tiny_config(tmp_path, steps=1, batch_size=16)).run()
     assert "already at step 2 >= --steps 1; nothing to do" in caplog.text
     assert len(read_jsonl(tmp_path / "run" / "log.jsonl")) == 1
+
+
+def test_conditional_resume_on_other_labels_is_refused(tmp_path: Path) -> None:
+    Trainer(tiny_config(tmp_path, conditional=True)).start()
+    other = make_cache(tmp_path / "other")
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["label_names"] = ["broken", "whole"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match=r"--data: cache has labels \['broken', "
+                                          "'whole'\\] but the conditional run"):
+        Trainer(tiny_config(tmp_path, conditional=True, data=str(other)))
