@@ -30,7 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder of photos, searched recursively; the label of a "
                         "photo is its parent folder's name (default: %(default)s)")
     parser.add_argument("--output", default=DEFAULT_CACHE,
-                        help="cache folder to write (default: %(default)s)")
+                        help="cache folder to write, replaced whole: a new or empty "
+                        "folder or an earlier cache, outside --input "
+                        "(default: %(default)s)")
     parser.add_argument("--resolution", type=int, default=defaults.resolution,
                         help=f"side of the square images, one of "
                         f"{SUPPORTED_RESOLUTIONS} (default: %(default)s)")

@@ -18,7 +18,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add = parser.add_argument
     add("--run-dir", default=defaults.run_dir, help="run folder from train_gan.py")
     add("--out", default=defaults.out,
-        help="folder for 00000.png..., grid.png and generation.json (replaced whole)")
+        help="folder for 00000.png..., grid.png and generation.json, replaced whole: "
+        "a new or empty folder or an earlier output, outside --run-dir")
     add("--num", type=int, default=defaults.num, help="number of images")
     add("--seed", type=int, default=defaults.seed,
         help="seed of the latent vectors; the same seed gives the same images")
