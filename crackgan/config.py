@@ -38,7 +38,7 @@ ConfigT = TypeVar("ConfigT")
 
 
 def from_namespace(cls: type[ConfigT], namespace: argparse.Namespace) -> ConfigT:
-    """Build a config dataclass from parsed flags, ignoring flags it has no field for."""
+    """Build a config dataclass from parsed flags, ignoring flags without a field."""
     names = {field.name for field in dataclasses.fields(cls)}
     values = {key: value for key, value in vars(namespace).items() if key in names}
     return cls(**values)
@@ -179,7 +179,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         require(self.steps > 0, "steps", self.steps, "a positive integer")
-        require(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
+        require(
+            self.batch_size > 0, "batch_size", self.batch_size, "a positive integer"
+        )
         require(self.snapshot_every > 0, "snapshot_every", self.snapshot_every,
                 "a positive integer")
         require(self.log_every > 0, "log_every", self.log_every, "a positive integer")
@@ -194,7 +196,8 @@ class TrainConfig:
         require(self.r1_gamma >= 0, "r1_gamma", self.r1_gamma, "a number >= 0")
         require(self.r1_every > 0, "r1_every", self.r1_every, "a positive integer")
         for name in ("g_lr", "d_lr", "g_width", "d_width"):
-            require(getattr(self, name) > 0, name, getattr(self, name), "a positive number")
+            value = getattr(self, name)
+            require(value > 0, name, value, "a positive number")
         for name in ("beta1", "beta2"):
             require(0 <= getattr(self, name) < 1, name, getattr(self, name),
                     "a number in [0, 1)")
@@ -225,7 +228,9 @@ class GenerateConfig:
 
     def __post_init__(self) -> None:
         require(self.num > 0, "num", self.num, "a positive integer")
-        require(self.batch_size > 0, "batch_size", self.batch_size, "a positive integer")
+        require(
+            self.batch_size > 0, "batch_size", self.batch_size, "a positive integer"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
