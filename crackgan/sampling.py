@@ -112,8 +112,9 @@ def generate(config: GenerateConfig) -> Path:
 
     # Write into a staging folder, then move it into place.
     staging = out.with_name(f".{out.name}.staging")
-    if staging.exists():
+    if staging.is_dir():
         shutil.rmtree(staging)
+    staging.unlink(missing_ok=True)
     staging.mkdir(parents=True)
     for index, image in enumerate(images):
         Image.fromarray(image).save(staging / f"{index:05d}.png")
