@@ -14,7 +14,9 @@ LOG = logging.getLogger("generate_images")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = GenerateConfig()
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     add = parser.add_argument
     add("--run-dir", default=defaults.run_dir, help="run folder from train_gan.py")
     add("--out", default=defaults.out,
