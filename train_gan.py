@@ -16,12 +16,17 @@ LOG = logging.getLogger("train_gan")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = TrainConfig()
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_run_flags(parser, TrainConfig())
+    add_model_flags(parser, TrainConfig())
+    return parser.parse_args(argv)
+
+
+def add_run_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """Flags of the data, the run folder and its schedule."""
     add = parser.add_argument
-    flag = argparse.BooleanOptionalAction
     add("--data", default=defaults.data, help="cache folder from data_preprocessing.py")
     add("--run-dir", default=defaults.run_dir,
         help="run folder: config.json, checkpoints/, samples/, log.jsonl, losses.png")
@@ -38,6 +43,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="steps between status lines")
     add("--fresh", action="store_true",
         help="start over: move an existing run folder aside to <run-dir>.old-<time>")
+    add("--max-minutes", type=float, default=defaults.max_minutes,
+        help="wall-clock budget; ends cleanly with a checkpoint (0: no limit)")
+    add("--threads", type=int, default=defaults.threads,
+        help="TensorFlow intra- and inter-op threads (0: TensorFlow's choice)")
+    add("--deterministic", action="store_true",
+        help="deterministic TensorFlow ops (for exact-resume checks; slower)")
+    add("--verbose", action="store_true", help="show TensorFlow's own INFO logs")
+
+
+def add_model_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> None:
+    """Flags of the networks, the augmentation and the optimizers."""
+    add = parser.add_argument
+    flag = argparse.BooleanOptionalAction
     add("--augment", default=defaults.augment,
         help="DiffAugment policy: comma-separated subset of color,translation,cutout, "
         "or none")
@@ -67,18 +85,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="one generator for every label (generate_images.py --label picks one)")
     add("--flip", action=flag, default=defaults.flip,
         help="random horizontal flips of real images")
-    add("--max-minutes", type=float, default=defaults.max_minutes,
-        help="wall-clock budget; ends cleanly with a checkpoint (0: no limit)")
     add("--mixed-precision", action="store_true",
         help="Keras mixed_float16 policy (meant for GPUs)")
     add("--jit-compile", action=flag, default=defaults.jit_compile,
         help="compile the train step with XLA")
-    add("--threads", type=int, default=defaults.threads,
-        help="TensorFlow intra- and inter-op threads (0: TensorFlow's choice)")
-    add("--deterministic", action="store_true",
-        help="deterministic TensorFlow ops (for exact-resume checks; slower)")
-    add("--verbose", action="store_true", help="show TensorFlow's own INFO logs")
-    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
