@@ -14,22 +14,7 @@ from PIL import Image
 from crackgan.config import GenerateConfig, TrainConfig
 from crackgan.sampling import generate
 from crackgan.training import train
-
-
-def make_cache(folder: Path, count: int = 8, resolution: int = 32) -> Path:
-    """A cache following the contract: random blocky images with two labels."""
-    rng = np.random.default_rng(1)
-    coarse = rng.integers(0, 256, (count, 4, 4, 3)).astype(np.uint8)
-    images = np.repeat(np.repeat(coarse, resolution // 4, 1), resolution // 4, 2)
-    labels = np.arange(count) % 2
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "images.npy", images)
-    np.save(folder / "labels.npy", labels.astype(np.int64))
-    manifest = {"resolution": resolution, "count": count,
-                "labels": {"cracked": count // 2, "intact": count // 2},
-                "label_names": ["cracked", "intact"]}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
+from tiny_cache import make_cache
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +22,7 @@ def conditional_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A conditional run trained for a few steps (a high learning rate and no EMA, so
     a few steps move the outputs away from flat grey)."""
     folder = tmp_path_factory.mktemp("generate")
-    config = TrainConfig(data=str(make_cache(folder / "cache")),
+    config = TrainConfig(data=str(make_cache(folder / "cache", count=8, seed=1)),
                          run_dir=str(folder / "run"),
                          steps=3, snapshot_every=3, log_every=1, batch_size=4,
                          g_width=4, d_width=4, conditional=True, g_lr=0.02,

@@ -22,25 +22,9 @@ from crackgan.data import batch_indices, open_cache
 from crackgan.gan import Gan
 from crackgan.logs import read_jsonl
 from crackgan.training import Trainer, TrainingDiverged
+from tiny_cache import make_cache
 
 TINY_FLAGS = ["--g-width", "8", "--d-width", "8", "--batch-size", "8", "--threads", "1"]
-
-
-def make_cache(folder: Path, count: int = 12, resolution: int = 32) -> Path:
-    """A cache following the contract: smooth random colour fields, two labels."""
-    rng = np.random.default_rng(0)
-    coarse = rng.integers(0, 256, (count, 4, 4, 3)).astype(np.float32)
-    images = np.repeat(np.repeat(coarse, resolution // 4, 1), resolution // 4, 2)
-    labels = np.arange(count) % 2
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "images.npy", images.astype(np.uint8))
-    np.save(folder / "labels.npy", labels.astype(np.int64))
-    manifest = {"resolution": resolution, "count": count,
-                "labels": {"cracked": int((labels == 0).sum()),
-                           "intact": int((labels == 1).sum())},
-                "label_names": ["cracked", "intact"]}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    return folder
 
 
 def run_script(repo_root: Path, args: list[str]) -> subprocess.CompletedProcess:
