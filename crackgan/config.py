@@ -75,7 +75,7 @@ class PreprocessConfig:
     # measured 0-1 bits apart; of the 144 development photos the closest two
     # different ones are 3 bits apart (near-identical jig shots), hence 2.
     near_duplicate_distance: int = 2
-    # Spark partitions for decoding; 0 picks two per core so work stays balanced.
+    # Spark partitions for decoding; 0 picks one or two per core (see ingest.py).
     partitions: int = 0
     # Who reads a photo's bytes: "worker" (the Python decoding worker opens the file
     # that Spark's binaryFile source listed, so raw bytes skip the JVM and Arrow) or

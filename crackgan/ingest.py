@@ -41,11 +41,14 @@ MAX_FILE_BYTES = 2**31 - 1
 # Rows per Arrow batch sent to a Python worker: bounded so a batch of 12 MP photos
 # stays at tens of megabytes.
 ARROW_BATCH_ROWS = 16
-# Decoding partitions per core when --partitions is 0: a few, so a slow partition
-# does not leave a core idle at the end.
+# Decoding partitions per core when --partitions is 0: two, so a slow partition does
+# not leave a core idle at the end, once each partition gets at least
+# MIN_FILES_PER_PARTITION files; fewer files get one partition per core, because each
+# Spark task costs about 0.15 s of scheduling and Parquet commit on 2 cores.
 PARTITIONS_PER_CORE = 2
-# Row groups of images.parquet: pyarrow reads a whole row group at a time, so this
-# bounds the driver's memory while it fills images.npy.
+MIN_FILES_PER_PARTITION = 64
+# Row groups of the decoded table and of images.parquet: pyarrow reads a whole row
+# group at a time, so this bounds the driver's memory while it copies and fills.
 PARQUET_ROW_GROUP_BYTES = 4 * 2**20
 # Seconds between progress lines while a Spark stage runs.
 PROGRESS_INTERVAL_SEC = 2.0
@@ -347,6 +350,14 @@ def start_spark(config: PreprocessConfig, work_dir: Path) -> Any:
     return spark
 
 
+def default_partitions(cores: int, file_count: int) -> int:
+    """Two partitions per core for large inputs, one per core for small ones."""
+    per_core = PARTITIONS_PER_CORE
+    while per_core > 1 and file_count < per_core * cores * MIN_FILES_PER_PARTITION:
+        per_core -= 1
+    return per_core * cores
+
+
 def plan_partitions(spark: Any, config: PreprocessConfig,
                     files: list[cache.InputFile]) -> int:
     """Pack files into about `partitions` Spark partitions of similar cost.
@@ -354,8 +365,8 @@ def plan_partitions(spark: Any, config: PreprocessConfig,
     Spark bins files by size plus an "open cost" per file; setting that cost to the
     mean file size balances partitions by both bytes and file count.
     """
-    target = config.partitions or PARTITIONS_PER_CORE * (
-        spark.sparkContext.defaultParallelism)
+    target = config.partitions or default_partitions(
+        spark.sparkContext.defaultParallelism, len(files))
     target = max(1, min(target, len(files)))
     total_bytes = sum(item.size_bytes for item in files)
     open_cost = max(1, total_bytes // max(1, len(files)))
@@ -381,7 +392,8 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
         schema=DECODED_SCHEMA)
     logger.info("decoding %d files in about %d partitions", len(files), partitions)
     with StageProgress(spark.sparkContext, "decoding"):
-        decoded.write.parquet(str(decoded_dir))
+        decoded.write.option("parquet.block.size", PARQUET_ROW_GROUP_BYTES).parquet(
+            str(decoded_dir))
 
     # Only the small columns come back to the driver.
     columns = ["path", "label", "sha256", "width", "height", "dhash", "reason",
@@ -420,25 +432,43 @@ def read_raw(spark: Any, root: Path, files: list[cache.InputFile],
     return raw
 
 
-def write_image_table(spark: Any, decoded_dir: Path, used: list[dict[str, Any]],
-                      parquet_dir: Path) -> None:
+def write_image_table(decoded_dir: Path, used: list[dict[str, Any]],
+                      parquet_dir: Path, resolution: int) -> None:
     """Write images.parquet/: the kept rows, numbered in path order, with pixels.
 
-    The small (path, row) table is broadcast to the join, so no pixels are
-    shuffled; the files are not sorted, the `row` column gives the order.
+    The decoded table is streamed through the driver one row group at a time
+    (memory holds one batch): copying a few kilobytes per image costs less than a
+    second Spark job's scheduling, which was a tenth of a warm build of 200 photos.
+    The files are not sorted; the `row` column gives the order.
     """
-    from pyspark.sql.functions import broadcast
+    import pyarrow
+    import pyarrow.parquet as pa_parquet
 
-    rows = spark.createDataFrame(
-        [(record["path"], row) for row, record in enumerate(used)],
-        schema="path string, row long")
-    table = (
-        spark.read.parquet(str(decoded_dir)).join(broadcast(rows), on="path")
-        .select("row", "path", "label", "sha256", "width", "height", "pixels")
-    )
-    with StageProgress(spark.sparkContext, "writing images.parquet"):
-        table.write.option("parquet.block.size", PARQUET_ROW_GROUP_BYTES).parquet(
-            str(parquet_dir))
+    # Number the kept rows by path; batches are as large as one row group.
+    row_of = {record["path"]: row for row, record in enumerate(used)}
+    columns = ["path", "label", "sha256", "width", "height", "pixels"]
+    batch_rows = max(1, PARQUET_ROW_GROUP_BYTES // (resolution * resolution * 3))
+    parquet_dir.mkdir()
+    writer = None
+    try:
+        for batch in cache.parquet_batches(decoded_dir, columns, batch_rows):
+
+            # Keep the used rows of this batch and put their number in front.
+            paths = batch.column("path").to_pylist()
+            keep = [index for index, path in enumerate(paths) if path in row_of]
+            if not keep:
+                continue
+            table = pyarrow.Table.from_batches([batch.take(pyarrow.array(keep))])
+            rows = pyarrow.array([row_of[paths[index]] for index in keep],
+                                 pyarrow.int64())
+            table = table.add_column(0, "row", rows)
+            if writer is None:
+                writer = pa_parquet.ParquetWriter(
+                    parquet_dir / "part-00000.parquet", table.schema)
+            writer.write_table(table, row_group_size=batch_rows)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def build_manifest(config: PreprocessConfig, listing: Listing,
@@ -535,7 +565,8 @@ def build_cache(spark: Any, config: PreprocessConfig, root: Path, listing: Listi
 
     # Write the kept rows with their pixels; the decoded table is then spent.
     started = time.monotonic()
-    write_image_table(spark, decoded_dir, selection.used, staging / cache.PARQUET_DIR)
+    write_image_table(decoded_dir, selection.used, staging / cache.PARQUET_DIR,
+                      config.resolution)
     shutil.rmtree(decoded_dir)
 
     # Fill the arrays from Parquet in batches, then the preview grid.
