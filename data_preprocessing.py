@@ -62,8 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="largest Hamming distance (of 64 bits) counted as a "
                         "near-duplicate (default: %(default)s)")
     parser.add_argument("--partitions", type=int, default=defaults.partitions,
-                        help="Spark partitions for decoding; 0 uses one per core, or two "
-                        "per core from 64 files per partition up "
+                        help="Spark partitions for decoding; 0 uses one per core, or "
+                        "two per core from 64 files per partition up "
                         "(default: %(default)s)")
     parser.add_argument("--read-bytes", choices=("worker", "binaryfile"),
                         default=defaults.read_bytes,

@@ -44,7 +44,7 @@ ARROW_BATCH_ROWS = 16
 # Decoding partitions per core when --partitions is 0: two, so a slow partition does
 # not leave a core idle at the end, once each partition gets at least
 # MIN_FILES_PER_PARTITION files; fewer files get one partition per core, because each
-# Spark task costs about 0.15 s of scheduling and Parquet commit on 2 cores.
+# Spark task costs about 0.1-0.15 s of scheduling and Parquet commit on 2 cores.
 PARTITIONS_PER_CORE = 2
 MIN_FILES_PER_PARTITION = 64
 # Row groups of the decoded table and of images.parquet: pyarrow reads a whole row
@@ -437,8 +437,8 @@ def write_image_table(decoded_dir: Path, used: list[dict[str, Any]],
     """Write images.parquet/: the kept rows, numbered in path order, with pixels.
 
     The decoded table is streamed through the driver one row group at a time
-    (memory holds one batch): copying a few kilobytes per image costs less than a
-    second Spark job's scheduling, which was a tenth of a warm build of 200 photos.
+    (memory holds one batch) instead of through a second Spark job: copying a few
+    kilobytes per image takes 0.1-0.2 s for 200 photos, less than scheduling a job.
     The files are not sorted; the `row` column gives the order.
     """
     import pyarrow

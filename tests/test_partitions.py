@@ -1,4 +1,4 @@
-"""The default number of decoding partitions: one per core until there is enough work."""
+"""Default decoding partitions: one per core until there is enough work for two."""
 
 from crackgan.ingest import MIN_FILES_PER_PARTITION, default_partitions
 
