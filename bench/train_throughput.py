@@ -2,10 +2,12 @@
 
 Times the compiled step at 64x64 (widths 64, batch 64 by default) with augmentation
 and EMA off and on, for each discriminator stabiliser, optionally under XLA. FLOPs are
-counted analytically (2*H*W*K*K*Cin*Cout per convolution, 2*in*out per dense layer;
-backward taken as twice forward) and compared with a large tf.matmul timed in the same
-run. Configurations are timed in interleaved rounds and the best round is kept,
-because the machine may be shared. Prints a table and writes JSON to outputs/bench/.
+counted on the step's traced graph (every convolution, its two backward kernels and
+every matmul, 2 per multiply-add) and compared with 4096x4096 float32 matmuls timed
+in the same run. The default variant's convolutions are also timed one by one, alone:
+the rate the step would reach if it did nothing else. Configurations are timed in
+interleaved rounds and the best round is kept, because the machine may be shared.
+Prints a table and writes JSON to outputs/bench/.
 """
 
 from __future__ import annotations
@@ -27,55 +29,162 @@ VARIANTS = {
                                                   d_reg="none"),
     "aug+EMA, BN in D": dict(d_reg="none"),
     "aug+EMA, spectral norm": dict(d_reg="sn"),
-    "aug+EMA, R1 every 4": dict(d_reg="r1"),
+    "aug+EMA, R1 every 4 (default)": dict(d_reg="r1"),
     "aug+EMA, spectral norm, XLA": dict(d_reg="sn", jit_compile=True),
 }
+DEFAULT_VARIANT = "aug+EMA, R1 every 4 (default)"
 
 
-def layer_flops(layer, batch: int) -> float:
-    """Forward multiply-add FLOPs of one layer for a batch (0 for cheap layers)."""
+def op_flops(op) -> float:
+    """Multiply-add FLOPs of one graph operation (0 for element-wise ones)."""
     import numpy as np
-    from keras import layers
 
-    from crackgan.models import SpectralNormConv2D
+    if op.type == "Conv2D":
+        batch, height, width, out_channels = op.outputs[0].shape
+        kernel_h, kernel_w, in_channels, _ = op.inputs[1].shape
+    elif op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter"):
+        # Both cost what the forward convolution producing out_backprop costs.
+        batch, height, width, out_channels = op.inputs[2].shape
+        kernel = (op.inputs[1] if op.type == "Conv2DBackpropInput"
+                  else op.outputs[0]).shape
+        kernel_h, kernel_w, in_channels, _ = kernel
+    elif op.type in ("MatMul", "BatchMatMulV2"):
+        left, right = op.inputs[0].shape, op.inputs[1].shape
+        names = ("transpose_a", "transpose_b") if op.type == "MatMul" else (
+            "adj_x", "adj_y")
+        rows = left[-1] if op.get_attr(names[0]) else left[-2]
+        inner = left[-2] if op.get_attr(names[0]) else left[-1]
+        columns = right[-2] if op.get_attr(names[1]) else right[-1]
+        return 2.0 * float(np.prod(left[:-2])) * rows * inner * columns
+    else:
+        return 0.0
+    pixels = batch * height * width
+    return 2.0 * pixels * kernel_h * kernel_w * in_channels * out_channels
 
-    if isinstance(layer, (layers.Conv2D, SpectralNormConv2D)):
-        kernel = layer.kernel.shape
-        height, width = layer.output.shape[1:3]
-        return 2.0 * batch * height * width * float(np.prod(kernel))
-    if isinstance(layer, layers.Conv2DTranspose):
-        kernel = layer.kernel.shape  # (k, k, out, in)
-        height, width = layer.input.shape[1:3]
-        return 2.0 * batch * height * width * float(np.prod(kernel))
-    if isinstance(layer, layers.Dense):
-        return 2.0 * batch * layer.kernel.shape[0] * layer.kernel.shape[1]
-    return 0.0
+
+def graph_flops(function, images, labels) -> float:
+    """FLOPs per call of a tf.function, counted on its traced graph.
+
+    Only operations the outputs and side effects depend on are counted (gradient
+    outputs nobody uses are pruned before the graph runs), so forward and backward
+    passes are counted as they run, R1's double backward included.
+    """
+    concrete = function.get_concrete_function(images, labels)
+    graph = concrete.graph
+    seen: set[str] = set()
+    stack = [tensor.op for tensor in concrete.outputs] + list(graph.control_outputs)
+    total = 0.0
+    while stack:
+        op = stack.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        total += op_flops(op)
+        stack.extend(tensor.op for tensor in op.inputs)
+        stack.extend(op.control_inputs)
+    return total
 
 
-def step_flops(gan, batch: int) -> float:
-    """Forward G on a batch, D on real and fake batches; backward twice forward."""
-    forward = sum(layer_flops(layer, batch) for layer in gan.generator.layers)
-    forward += sum(layer_flops(layer, 2 * batch) for layer in gan.discriminator.layers)
-    return 3.0 * forward
-
-
-def matmul_rate(size: int = 4096, repeats: int = 10) -> float:
-    """Best float32 FLOP/s of a size x size matmul."""
+def matmul_rate(size: int = 4096, repeats: int = 5, rounds: int = 5) -> float:
+    """Best float32 FLOP/s of size x size matmuls, compiled, one sync per round."""
     import tensorflow as tf
 
     a = tf.random.normal((size, size))
     b = tf.random.normal((size, size))
-    tf.matmul(a, b).numpy()
+
+    @tf.function
+    def products() -> tf.Tensor:
+        total = tf.constant(0.0)
+        for _ in range(repeats):
+            total += tf.reduce_sum(tf.matmul(a + total * 0.0, b)[0])
+        return total
+
+    products().numpy()
     best = 0.0
-    for _ in range(repeats):
+    for _ in range(rounds):
         started = time.perf_counter()
-        tf.matmul(a, b).numpy()
+        products().numpy()
+        seconds = time.perf_counter() - started
+        best = max(best, repeats * 2.0 * size**3 / seconds)
+    return best
+
+
+def convolutions(gan, batch: int) -> list[dict]:
+    """Every convolution of G and D, at the batch size of the step."""
+    from keras import layers
+
+    found = []
+    for model in (gan.generator, gan.discriminator):
+        for layer in model.layers:
+            if not hasattr(layer, "kernel") or len(layer.kernel.shape) != 4:
+                continue
+            strides = layer.strides
+            found.append({
+                "layer": f"{model.name}/{layer.name}",
+                "transposed": isinstance(layer, layers.Conv2DTranspose),
+                "input": (batch, *layer.input.shape[1:]),
+                "output": (batch, *layer.output.shape[1:]),
+                "kernel": tuple(layer.kernel.shape),
+                "strides": strides if isinstance(strides, int) else strides[0],
+                "padding": layer.padding.upper()})
+    return found
+
+
+def convolution_alone(conv: dict, rounds: int, repeats: int = 5) -> tuple[float, float]:
+    """FLOPs and best seconds of one convolution's forward and both backward kernels,
+    timed on its own."""
+    import numpy as np
+    import tensorflow as tf
+
+    inputs = tf.random.normal(conv["input"])
+    kernel = tf.random.normal(conv["kernel"])
+    upstream = tf.random.normal(conv["output"])
+
+    def forward(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+        if conv["transposed"]:
+            return tf.nn.conv2d_transpose(x, k, conv["output"], conv["strides"],
+                                          conv["padding"])
+        return tf.nn.conv2d(x, k, conv["strides"], conv["padding"])
+
+    @tf.function
+    def forward_backward() -> tf.Tensor:
+        total = tf.constant(0.0)
+        for _ in range(repeats):
+            with tf.GradientTape() as tape:
+                tape.watch([inputs, kernel])
+                outputs = forward(inputs + total * 0.0, kernel)
+            grads = tape.gradient(outputs, [inputs, kernel], output_gradients=upstream)
+            total += grads[0][0, 0, 0, 0] + grads[1][0, 0, 0, 0] + outputs[0, 0, 0, 0]
+        return total
+
+    forward_backward().numpy()
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        forward_backward().numpy()
+        best = min(best, (time.perf_counter() - started) / repeats)
+    pixels = conv["input"] if conv["transposed"] else conv["output"]
+    flops = 2.0 * float(np.prod(pixels[:3])) * float(np.prod(conv["kernel"]))
+    return 3.0 * flops, best
+
+
+def numpy_matmul_rate(size: int = 4096, rounds: int = 3) -> float:
+    """Best float32 FLOP/s of a NumPy (OpenBLAS) matmul, for comparison."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    a @ a
+    best = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        a @ a
         best = max(best, 2.0 * size**3 / (time.perf_counter() - started))
     return best
 
 
 def build_step(args: argparse.Namespace, overrides: dict):
-    """A Gan and a function timing its compiled step for one variant."""
+    """The Gan, FLOPs per step (R1 steps weighted by their share) and a function
+    timing the compiled step, for one variant."""
     import tensorflow as tf
 
     from crackgan.config import TrainConfig
@@ -98,7 +207,11 @@ def build_step(args: argparse.Namespace, overrides: dict):
             functions[with_r1](images, labels)["finite"].numpy()
         return time.perf_counter() - started
 
-    return gan, run
+    flops = graph_flops(functions[False], images, labels)
+    if True in functions:
+        r1_flops = graph_flops(functions[True], images, labels)
+        flops += (r1_flops - flops) / config.r1_every
+    return gan, flops, run
 
 
 def main() -> int:
@@ -125,36 +238,52 @@ def main() -> int:
     runners = {name: build_step(args, overrides)
                for name, overrides in VARIANTS.items()}
     # Warm up after every build: building reseeds TensorFlow, which forces a retrace.
-    for _, run in runners.values():
+    for _, _, run in runners.values():
         run(3)
     best = dict.fromkeys(VARIANTS, float("inf"))
     for round_index in range(args.rounds):
-        for name, (_, run) in runners.items():
+        for name, (_, _, run) in runners.items():
             best[name] = min(best[name], run(args.steps))
         LOG.info("round %d/%d done", round_index + 1, args.rounds)
+
+    # The convolutions of the default variant timed alone: the rate the step would
+    # reach if it were nothing but these kernels (one compiled function per shape,
+    # which TensorFlow would warn about as retracing).
+    tf.get_logger().setLevel(logging.ERROR)
+    gan = runners[DEFAULT_VARIANT][0]
+    kernels = [convolution_alone(conv, args.rounds)
+               for conv in convolutions(gan, args.batch_size)]
+    kernel_rate = sum(flops for flops, _ in kernels) / sum(sec for _, sec in kernels)
+    numpy_peak = numpy_matmul_rate()
 
     # Table and JSON.
     plain_seconds = best[next(iter(VARIANTS))] / args.steps
     rows = []
-    for name, (gan, _) in runners.items():
+    for name, (_, flops, _) in runners.items():
         seconds = best[name] / args.steps
-        flops = step_flops(gan, args.batch_size)
         rows.append({"variant": name, "images_per_second": args.batch_size / seconds,
                      "seconds_per_step": seconds, "flops_per_step": flops,
                      "flops_per_second": flops / seconds,
                      "share_of_matmul_rate": flops / seconds / peak,
                      "cost_vs_plain": seconds / plain_seconds - 1.0})
-    LOG.info("matmul float32 rate: %.1f GFLOP/s", peak / 1e9)
+    LOG.info("float32 matmul 4096x4096: TensorFlow %.1f GFLOP/s (the denominator), "
+             "NumPy %.1f GFLOP/s", peak / 1e9, numpy_peak / 1e9)
     LOG.info("%-42s %8s %10s %8s %9s", "variant", "img/s", "GFLOP/s", "matmul%",
              "vs plain")
     for row in rows:
         LOG.info("%-42s %8.1f %10.1f %7.0f%% %+8.0f%%", row["variant"],
                  row["images_per_second"], row["flops_per_second"] / 1e9,
                  100 * row["share_of_matmul_rate"], 100 * row["cost_vs_plain"])
+    LOG.info("convolutions of %r timed alone (forward and both backward kernels, "
+             "batch %d): %.1f GFLOP/s = %.0f%% of the matmul rate", DEFAULT_VARIANT,
+             args.batch_size, kernel_rate / 1e9, 100 * kernel_rate / peak)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"settings": vars(args), "matmul_flops_per_second": peak,
-                               "rows": rows}, indent=2) + "\n")
+    out.write_text(json.dumps({
+        "settings": vars(args), "matmul_flops_per_second": peak,
+        "numpy_matmul_flops_per_second": numpy_peak,
+        "convolutions_alone_flops_per_second": kernel_rate, "rows": rows,
+    }, indent=2) + "\n")
     LOG.info("results are in %s", out)
     return 0
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from crackgan import cache, images, ingest
 from crackgan.config import ConfigError, PreprocessConfig
@@ -347,3 +350,47 @@ def test_real_photos(repo_root: Path, real_photos: Path, tmp_path: Path) -> None
     rebuilt = check_cache_consistency(cache_dir)
     assert rebuilt["fingerprint"] != manifest["fingerprint"]
     assert rebuilt["options"]["crop"] == "pad" and rebuilt["count"] == 144
+
+
+def write_photos(folder: Path, count: int, start: int = 0) -> None:
+    """count distinct 1600x1200 noisy JPEGs, enough work to interrupt a build."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(start)
+    for index in range(start, start + count):
+        pixels = rng.integers(0, 256, size=(1200, 1600, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"photo_{index:03d}.jpg", quality=90)
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_rebuild_keeps_the_old_cache(repo_root: Path,
+                                                      tmp_path: Path) -> None:
+    photos, cache_dir = tmp_path / "photos", tmp_path / "cache"
+    write_photos(photos / "cracked", 60)
+    arguments = ["--input", str(photos), "--output", str(cache_dir),
+                 "--resolution", "32"]
+    assert run_script(repo_root, *arguments).returncode == 0
+    before = {name: (cache_dir / name).read_bytes()
+              for name in ("manifest.json", "images.npy", "labels.npy")}
+
+    # An added photo forces a rebuild; kill -9 it (JVM and workers too) mid-decode.
+    write_photos(photos / "cracked", 1, start=60)
+    process = subprocess.Popen(
+        [sys.executable, str(repo_root / "data_preprocessing.py"), *arguments],
+        cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".cache.staging-*/decoded.parquet")):
+        assert process.poll() is None, "the rebuild ended before it could be killed"
+        assert time.monotonic() < deadline, "the rebuild never started decoding"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    # The old cache is untouched; the next run clears the leftovers and rebuilds.
+    assert {name: (cache_dir / name).read_bytes() for name in before} == before
+    assert list(tmp_path.glob(".cache.staging-*"))
+    result = run_script(repo_root, *arguments)
+    assert result.returncode == 0, result.stderr
+    assert "left by an interrupted run" in result.stderr
+    assert check_cache_consistency(cache_dir)["count"] == 61
+    assert not list(tmp_path.glob(".cache.staging-*"))
