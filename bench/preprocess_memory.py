@@ -2,7 +2,9 @@
 
 Runs the script on generated 640x480 JPEGs and samples /proc for the peak resident
 memory (VmHWM) of the driver's Python process and of the JVM it starts. Raw bytes
-never travel to the driver, so both peaks should stay flat as photos grow tenfold.
+never travel to the driver and decoded pixels pass through it one Parquet row group
+at a time, so what grows with the photo count is per-photo metadata and the JVM's
+heap, which Java grows lazily up to spark.driver.memory.
 
 Usage: python bench/preprocess_memory.py [--count 100]
 Prints both figures and writes outputs/bench/preprocess_memory.json.

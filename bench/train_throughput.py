@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,7 +36,7 @@ VARIANTS = {
 DEFAULT_VARIANT = "aug+EMA, R1 every 4 (default)"
 
 
-def op_flops(op) -> float:
+def op_flops(op: Any) -> float:
     """Multiply-add FLOPs of one graph operation (0 for element-wise ones)."""
     import numpy as np
 
@@ -55,14 +56,15 @@ def op_flops(op) -> float:
         rows = left[-1] if op.get_attr(names[0]) else left[-2]
         inner = left[-2] if op.get_attr(names[0]) else left[-1]
         columns = right[-2] if op.get_attr(names[1]) else right[-1]
-        return 2.0 * float(np.prod(left[:-2])) * rows * inner * columns
+        batch_dims = op.outputs[0].shape[:-2]
+        return 2.0 * float(np.prod(batch_dims)) * rows * inner * columns
     else:
         return 0.0
     pixels = batch * height * width
     return 2.0 * pixels * kernel_h * kernel_w * in_channels * out_channels
 
 
-def graph_flops(function, images, labels) -> float:
+def graph_flops(function: Any, images: Any, labels: Any) -> float:
     """FLOPs per call of a tf.function, counted on its traced graph.
 
     Only operations the outputs and side effects depend on are counted (gradient
@@ -109,7 +111,7 @@ def matmul_rate(size: int = 4096, repeats: int = 5, rounds: int = 5) -> float:
     return best
 
 
-def convolutions(gan, batch: int) -> list[dict]:
+def convolutions(gan: Any, batch: int) -> list[dict]:
     """Every convolution of G and D, at the batch size of the step."""
     from keras import layers
 
@@ -182,7 +184,8 @@ def numpy_matmul_rate(size: int = 4096, rounds: int = 3) -> float:
     return best
 
 
-def build_step(args: argparse.Namespace, overrides: dict):
+def build_step(args: argparse.Namespace,
+               overrides: dict) -> tuple[Any, float, Callable[[int], float]]:
     """The Gan, FLOPs per step (R1 steps weighted by their share) and a function
     timing the compiled step, for one variant."""
     import tensorflow as tf
@@ -214,7 +217,8 @@ def build_step(args: argparse.Namespace, overrides: dict):
     return gan, flops, run
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """Flags of this benchmark."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--resolution", type=int, default=64, help="image side")
     parser.add_argument("--width", type=int, default=64, help="G and D base width")
@@ -225,38 +229,27 @@ def main() -> int:
                         help="TensorFlow threads (0: TensorFlow's choice)")
     parser.add_argument("--out", default="outputs/bench/train_throughput.json",
                         help="JSON output file")
-    args = parser.parse_args()
-    setup_logging()
-    import tensorflow as tf
+    return parser.parse_args()
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    # Build and warm every variant, then time them in interleaved rounds.
-    peak = matmul_rate()
+def time_variants(args: argparse.Namespace, peak: float) -> tuple[Any, list[dict]]:
+    """Build, warm and time every variant in interleaved rounds; the default
+    variant's Gan and one result row per variant."""
     runners = {name: build_step(args, overrides)
                for name, overrides in VARIANTS.items()}
+
     # Warm up after every build: building reseeds TensorFlow, which forces a retrace.
     for _, _, run in runners.values():
         run(3)
+
+    # Interleaved rounds, best kept: the machine may be shared.
     best = dict.fromkeys(VARIANTS, float("inf"))
     for round_index in range(args.rounds):
         for name, (_, _, run) in runners.items():
             best[name] = min(best[name], run(args.steps))
         LOG.info("round %d/%d done", round_index + 1, args.rounds)
 
-    # The convolutions of the default variant timed alone: the rate the step would
-    # reach if it were nothing but these kernels (one compiled function per shape,
-    # which TensorFlow would warn about as retracing).
-    tf.get_logger().setLevel(logging.ERROR)
-    gan = runners[DEFAULT_VARIANT][0]
-    kernels = [convolution_alone(conv, args.rounds)
-               for conv in convolutions(gan, args.batch_size)]
-    kernel_rate = sum(flops for flops, _ in kernels) / sum(sec for _, sec in kernels)
-    numpy_peak = numpy_matmul_rate()
-
-    # Table and JSON.
+    # One row per variant, relative to the plain step.
     plain_seconds = best[next(iter(VARIANTS))] / args.steps
     rows = []
     for name, (_, flops, _) in runners.items():
@@ -266,6 +259,49 @@ def main() -> int:
                      "flops_per_second": flops / seconds,
                      "share_of_matmul_rate": flops / seconds / peak,
                      "cost_vs_plain": seconds / plain_seconds - 1.0})
+    return runners[DEFAULT_VARIANT][0], rows
+
+
+def time_convolutions(gan: Any, args: argparse.Namespace,
+                      peak: float) -> tuple[float, list[dict]]:
+    """The FLOP rate of the Gan's convolutions timed alone, and one row per layer.
+
+    One compiled function per shape, which TensorFlow would warn about as
+    retracing, so its warnings are silenced.
+    """
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    convs = convolutions(gan, args.batch_size)
+    timings = [convolution_alone(conv, args.rounds) for conv in convs]
+    rows = [dict(conv, flops=flops, seconds=seconds)
+            for conv, (flops, seconds) in zip(convs, timings)]
+    for row in rows:
+        LOG.info("  %-40s %s -> %s: %6.1f ms, %3.0f%% of the matmul rate",
+                 row["layer"], "x".join(map(str, row["input"][1:])),
+                 "x".join(map(str, row["output"][1:])), 1000 * row["seconds"],
+                 100 * row["flops"] / row["seconds"] / peak)
+    rate = sum(row["flops"] for row in rows) / sum(row["seconds"] for row in rows)
+    return rate, rows
+
+
+def main() -> int:
+    args = parse_args()
+    setup_logging()
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+
+    # The steps, then the default variant's convolutions alone: the rate the step
+    # would reach if it were nothing but these kernels.
+    peak = matmul_rate()
+    gan, rows = time_variants(args, peak)
+    kernel_rate, kernel_rows = time_convolutions(gan, args, peak)
+    numpy_peak = numpy_matmul_rate()
+
+    # Table and JSON.
     LOG.info("float32 matmul 4096x4096: TensorFlow %.1f GFLOP/s (the denominator), "
              "NumPy %.1f GFLOP/s", peak / 1e9, numpy_peak / 1e9)
     LOG.info("%-42s %8s %10s %8s %9s", "variant", "img/s", "GFLOP/s", "matmul%",
@@ -282,7 +318,8 @@ def main() -> int:
     out.write_text(json.dumps({
         "settings": vars(args), "matmul_flops_per_second": peak,
         "numpy_matmul_flops_per_second": numpy_peak,
-        "convolutions_alone_flops_per_second": kernel_rate, "rows": rows,
+        "convolutions_alone_flops_per_second": kernel_rate,
+        "convolutions_alone": kernel_rows, "rows": rows,
     }, indent=2) + "\n")
     LOG.info("results are in %s", out)
     return 0

@@ -372,15 +372,20 @@ def test_sigkill_during_a_rebuild_keeps_the_old_cache(repo_root: Path,
     before = {name: (cache_dir / name).read_bytes()
               for name in ("manifest.json", "images.npy", "labels.npy")}
 
-    # An added photo forces a rebuild; kill -9 it (JVM and workers too) mid-decode.
+    # An added photo forces a rebuild; kill -9 its process group (driver and JVM;
+    # Spark's Python workers then exit with the JVM) once it is decoding.
     write_photos(photos / "cracked", 1, start=60)
-    process = subprocess.Popen(
-        [sys.executable, str(repo_root / "data_preprocessing.py"), *arguments],
-        cwd=repo_root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    log = tmp_path / "killed.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(repo_root / "data_preprocessing.py"), *arguments],
+            cwd=repo_root, stdout=subprocess.DEVNULL, stderr=stderr,
+            env={**os.environ, "TMPDIR": str(tmp_path)}, start_new_session=True)
+    decoding = tmp_path / f".cache.staging-{process.pid}" / "decoded.parquet"
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob(".cache.staging-*/decoded.parquet")):
-        assert process.poll() is None, "the rebuild ended before it could be killed"
+    while not decoding.exists():
+        assert process.poll() is None, (
+            f"the rebuild ended before it could be killed:\n{log.read_text()[-2000:]}")
         assert time.monotonic() < deadline, "the rebuild never started decoding"
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
