@@ -1,5 +1,5 @@
-"""Tests of the preprocessing job: listing, fingerprints, dedupe, and the script run on
-a messy code-built folder and on the real photos."""
+"""Tests of the preprocessing job: listing, fingerprints, dedupe, the script run on a
+messy code-built folder and on the real photos, and a rebuild killed half way."""
 
 from __future__ import annotations
 
