@@ -87,6 +87,18 @@ def graph_flops(function: Any, images: Any, labels: Any) -> float:
     return total
 
 
+def best_call_seconds(function: Callable[[], Any], rounds: int) -> float:
+    """Best wall time of a compiled function over rounds, after one warm-up call;
+    fetching its result waits for the work to finish."""
+    function().numpy()
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        function().numpy()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def matmul_rate(size: int = 4096, repeats: int = 5, rounds: int = 5) -> float:
     """Best float32 FLOP/s of size x size matmuls, compiled, one sync per round."""
     import tensorflow as tf
@@ -101,14 +113,7 @@ def matmul_rate(size: int = 4096, repeats: int = 5, rounds: int = 5) -> float:
             total += tf.reduce_sum(tf.matmul(a + total * 0.0, b)[0])
         return total
 
-    products().numpy()
-    best = 0.0
-    for _ in range(rounds):
-        started = time.perf_counter()
-        products().numpy()
-        seconds = time.perf_counter() - started
-        best = max(best, repeats * 2.0 * size**3 / seconds)
-    return best
+    return repeats * 2.0 * size**3 / best_call_seconds(products, rounds)
 
 
 def convolutions(gan: Any, batch: int) -> list[dict]:
@@ -159,15 +164,10 @@ def convolution_alone(conv: dict, rounds: int, repeats: int = 5) -> tuple[float,
             total += grads[0][0, 0, 0, 0] + grads[1][0, 0, 0, 0] + outputs[0, 0, 0, 0]
         return total
 
-    forward_backward().numpy()
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        forward_backward().numpy()
-        best = min(best, (time.perf_counter() - started) / repeats)
+    seconds = best_call_seconds(forward_backward, rounds) / repeats
     pixels = conv["input"] if conv["transposed"] else conv["output"]
     flops = 2.0 * float(np.prod(pixels[:3])) * float(np.prod(conv["kernel"]))
-    return 3.0 * flops, best
+    return 3.0 * flops, seconds
 
 
 def numpy_matmul_rate(size: int = 4096, rounds: int = 3) -> float:
