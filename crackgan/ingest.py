@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import heapq
 import logging
 import os
 import shutil
@@ -361,10 +362,11 @@ def default_partitions(cores: int, file_count: int) -> int:
 
 def plan_partitions(spark: Any, config: PreprocessConfig,
                     files: list[cache.InputFile]) -> int:
-    """Pack files into about `partitions` Spark partitions of similar cost.
+    """The number of partitions, and binaryFile's settings for packing them.
 
-    Spark bins files by size plus an "open cost" per file; setting that cost to the
-    mean file size balances partitions by both bytes and file count.
+    path_frame packs the files itself. For the binaryFile source, Spark bins files by
+    size plus an "open cost" per file; setting that cost to the mean file size
+    balances partitions by both bytes and file count.
     """
     target = config.partitions or default_partitions(
         spark.sparkContext.defaultParallelism, len(files))
@@ -386,7 +388,8 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
     # partition; the pixels go straight to Parquet.
     files = listing.to_decode()
     partitions = plan_partitions(spark, config, files)
-    raw = read_raw(spark, root, files, config.read_bytes)
+    raw = (read_raw(spark, root, files) if config.read_bytes == "binaryfile"
+           else path_frame(spark, root, files, partitions))
     decoded = raw.mapInPandas(
         lambda batches: decode_batches(batches, str(root), config.resolution,
                                        config.crop, config.min_size, config.max_pixels),
@@ -403,26 +406,50 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
     return table.to_pylist()
 
 
-def read_raw(spark: Any, root: Path, files: list[cache.InputFile],
-             read_bytes: str) -> Any:
+def pack_by_size(files: list[cache.InputFile], bins: int
+                 ) -> list[list[cache.InputFile]]:
+    """Spread files over at most `bins` groups of similar total bytes.
+
+    Largest file first, each into the group with the fewest bytes so far, so the
+    partitions built from the groups take similar times to decode.
+    """
+    groups: list[list[cache.InputFile]] = [[] for _ in range(max(1, bins))]
+    lightest = [(0, index) for index in range(len(groups))]
+    for item in sorted(files, key=lambda item: (-item.size_bytes, item.relative)):
+        total, index = heapq.heappop(lightest)
+        groups[index].append(item)
+        heapq.heappush(lightest, (total + item.size_bytes, index))
+    return [group for group in groups if group]
+
+
+def path_frame(spark: Any, root: Path, files: list[cache.InputFile],
+               partitions: int) -> Any:
+    """A DataFrame of (path, null content): one size-balanced partition per group.
+
+    Used when the Python workers read the bytes themselves: the rows are built from
+    the driver's own listing, so Spark does not list and stat every file again.
+    """
+    groups = [[(f"file:{root / item.relative}", None) for item in group]
+              for group in pack_by_size(files, partitions)]
+    rows = spark.sparkContext.parallelize(groups, len(groups)).flatMap(
+        lambda group: group)
+    return spark.createDataFrame(rows, schema="path string, content binary")
+
+
+def read_raw(spark: Any, root: Path, files: list[cache.InputFile]) -> Any:
     """A DataFrame of (path, content) partitioned by Spark's binaryFile source.
 
-    With read_bytes "binaryfile" the content column holds the bytes, read by the
-    JVM and sent to Python through Arrow; with "worker" it is null and the Python
-    worker reads each file itself. Names binaryFile cannot list get a null content
-    either way.
+    The content column holds the bytes, read by the JVM and sent to Python through
+    Arrow. Names binaryFile cannot list get a null content, so the Python worker
+    reads those files itself.
     """
-    from pyspark.sql.functions import lit
-
     readable = [item for item in files if binary_file_can_read(item.relative)]
     direct = [item for item in files if not binary_file_can_read(item.relative)]
     frames = []
     if readable:
         paths = [hadoop_path(root / item.relative) for item in readable]
         listed = spark.read.format("binaryFile").load(paths)
-        frames.append(listed.select("path", "content") if read_bytes == "binaryfile"
-                      else listed.select("path", lit(None).cast("binary")
-                                         .alias("content")))
+        frames.append(listed.select("path", "content"))
     if direct:
         frames.append(spark.createDataFrame(
             [(f"file:{root / item.relative}", None) for item in direct],

@@ -146,6 +146,20 @@ def test_select_images_drops_failures_and_duplicates() -> None:
         {"path": "c.jpg", "near_duplicate_of": "a.jpg", "distance": 1}]
 
 
+def test_pack_by_size_balances_bytes_and_keeps_every_file_once() -> None:
+    sizes = [900, 500, 400, 300, 300, 200, 100, 100]
+    files = [cache.InputFile(f"{index}.jpg", size, 0)
+             for index, size in enumerate(sizes)]
+    groups = ingest.pack_by_size(files, 3)
+    assert sorted(item.relative for group in groups for item in group) == sorted(
+        item.relative for item in files)
+    totals = sorted(sum(item.size_bytes for item in group) for group in groups)
+    assert totals == [900, 900, 1000]
+
+    # Never an empty group, even with more groups than files.
+    assert [len(group) for group in ingest.pack_by_size(files[:2], 4)] == [1, 1]
+
+
 def test_missing_input_folder_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--input: folder .*nowhere.* does not exist"):
         ingest.run(PreprocessConfig(input=str(tmp_path / "nowhere"),
