@@ -67,9 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default: %(default)s)")
     parser.add_argument("--read-bytes", choices=("worker", "binaryfile"),
                         default=defaults.read_bytes,
-                        help="'worker': each Python decoding worker reads the files "
-                        "Spark listed (fast); 'binaryfile': the JVM reads them and "
-                        "sends the bytes through Arrow (default: %(default)s)")
+                        help="'worker': each Python decoding worker reads its share "
+                        "of the files found by the driver (fast); 'binaryfile': "
+                        "Spark lists and reads them in the JVM and sends the bytes "
+                        "through Arrow (default: %(default)s)")
     parser.add_argument("--verbose", action="store_true",
                         help="show Spark's and the JVM's INFO logs")
     return parser.parse_args(argv)

@@ -77,10 +77,11 @@ class PreprocessConfig:
     near_duplicate_distance: int = 2
     # Spark partitions for decoding; 0 picks one or two per core (see ingest.py).
     partitions: int = 0
-    # Who reads a photo's bytes: "worker" (the Python decoding worker opens the file
-    # that Spark's binaryFile source listed, so raw bytes skip the JVM and Arrow) or
-    # "binaryfile" (the JVM reads them and sends them through Arrow). Both need the
-    # input folder at the same path on every executor.
+    # Who reads a photo's bytes: "worker" (the Python decoding worker opens its share
+    # of the files the driver listed, so raw bytes skip the JVM and Arrow) or
+    # "binaryfile" (Spark's binaryFile source lists and reads them in the JVM and
+    # sends them through Arrow). Both need the input folder at the same path on
+    # every executor.
     read_bytes: str = "worker"
     # Show Spark's and the JVM's own INFO logs.
     verbose: bool = False
