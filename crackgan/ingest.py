@@ -362,21 +362,10 @@ def default_partitions(cores: int, file_count: int) -> int:
 
 def plan_partitions(spark: Any, config: PreprocessConfig,
                     files: list[cache.InputFile]) -> int:
-    """The number of partitions, and binaryFile's settings for packing them.
-
-    path_frame packs the files itself. For the binaryFile source, Spark bins files by
-    size plus an "open cost" per file; setting that cost to the mean file size
-    balances partitions by both bytes and file count.
-    """
+    """How many partitions to decode in: --partitions, or one or two per core."""
     target = config.partitions or default_partitions(
         spark.sparkContext.defaultParallelism, len(files))
-    target = max(1, min(target, len(files)))
-    total_bytes = sum(item.size_bytes for item in files)
-    open_cost = max(1, total_bytes // max(1, len(files)))
-    spark.conf.set("spark.sql.files.openCostInBytes", str(open_cost))
-    spark.conf.set("spark.sql.files.maxPartitionBytes",
-                   str(max(1, -(-(total_bytes + open_cost * len(files)) // target))))
-    return target
+    return max(1, min(target, len(files)))
 
 
 def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
@@ -388,7 +377,8 @@ def decode_with_spark(spark: Any, config: PreprocessConfig, root: Path,
     # partition; the pixels go straight to Parquet.
     files = listing.to_decode()
     partitions = plan_partitions(spark, config, files)
-    raw = (read_raw(spark, root, files) if config.read_bytes == "binaryfile"
+    raw = (read_raw(spark, root, files, partitions)
+           if config.read_bytes == "binaryfile"
            else path_frame(spark, root, files, partitions))
     decoded = raw.mapInPandas(
         lambda batches: decode_batches(batches, str(root), config.resolution,
@@ -436,13 +426,25 @@ def path_frame(spark: Any, root: Path, files: list[cache.InputFile],
     return spark.createDataFrame(rows, schema="path string, content binary")
 
 
-def read_raw(spark: Any, root: Path, files: list[cache.InputFile]) -> Any:
-    """A DataFrame of (path, content) partitioned by Spark's binaryFile source.
+def read_raw(spark: Any, root: Path, files: list[cache.InputFile],
+             partitions: int) -> Any:
+    """A DataFrame of (path, content) in about `partitions` binaryFile partitions.
 
     The content column holds the bytes, read by the JVM and sent to Python through
     Arrow. Names binaryFile cannot list get a null content, so the Python worker
-    reads those files itself.
+    reads those files itself. Spark bins files by size plus an "open cost" per file;
+    setting that cost to the mean file size balances partitions by both bytes and
+    file count.
     """
+
+    # Partition sizes for binaryFile's packing.
+    total_bytes = sum(item.size_bytes for item in files)
+    open_cost = max(1, total_bytes // max(1, len(files)))
+    spark.conf.set("spark.sql.files.openCostInBytes", str(open_cost))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(max(
+        1, -(-(total_bytes + open_cost * len(files)) // partitions))))
+
+    # binaryFile reads the names it can list; the workers read the others by path.
     readable = [item for item in files if binary_file_can_read(item.relative)]
     direct = [item for item in files if not binary_file_can_read(item.relative)]
     frames = []
