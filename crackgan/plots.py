@@ -14,6 +14,11 @@ import numpy as np  # noqa: E402
 
 from crackgan.fileio import atomic_write_with  # noqa: E402
 
+# zlib level of image-grid PNGs: a 512x512 grid of photos takes 0.04 s at level 1
+# against 0.13 s at Pillow's default 6, for files about 20% larger. Grids are
+# written by every cache build and every snapshot, so the time is worth more.
+GRID_PNG_COMPRESS_LEVEL = 1
+
 
 def tile_images(
     images: np.ndarray, columns: int | None = None, pad: int = 2
@@ -56,7 +61,9 @@ def save_image_grid(
     if title:
         figure.text(0.5, 1 - title_inches / height_inches / 2, title, ha="center",
                     va="center", fontsize=9)
-    atomic_write_with(path, lambda tmp: figure.savefig(tmp, dpi=dpi, format="png"))
+    atomic_write_with(path, lambda tmp: figure.savefig(
+        tmp, dpi=dpi, format="png",
+        pil_kwargs={"compress_level": GRID_PNG_COMPRESS_LEVEL}))
     plt.close(figure)
 
 
