@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +10,7 @@ import tensorflow as tf
 from crackgan.config import SUPPORTED_RESOLUTIONS
 from crackgan.models import (
     LATENT_DIM,
+    FusedBatchNorm,
     SpectralNormConv2D,
     block_count,
     build_discriminator,
@@ -63,3 +65,33 @@ def test_spectral_norm_bounds_the_kernel_gain() -> None:
     expected = tf.reshape(inputs, (16, 16)).numpy() @ normalised
     np.testing.assert_allclose(tf.reshape(outputs, (16, 8)), expected, rtol=1e-3,
                                atol=1e-4)
+
+
+def test_fused_batch_norm_computes_what_keras_batch_norm_does() -> None:
+    inputs = tf.random.stateless_normal((8, 4, 4, 16), (0, 1)) * 3.0 + 1.0
+    keras_norm, fused_norm = keras.layers.BatchNormalization(), FusedBatchNorm()
+    keras_norm.build(inputs.shape)
+    fused_norm.build(inputs.shape)
+    for name, seed in (("gamma", 2), ("beta", 3)):
+        values = tf.random.stateless_normal((16,), (seed, 0)) + 1.0
+        getattr(keras_norm, name).assign(values)
+        getattr(fused_norm, name).assign(values)
+
+    # Training: outputs, input and scale gradients, and the moving statistics.
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(inputs)
+        outputs = [layer(inputs, training=True) for layer in (keras_norm, fused_norm)]
+        losses = [tf.reduce_sum(out * tf.sin(out)) for out in outputs]
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
+    for first, second in ((inputs, inputs), (keras_norm.gamma, fused_norm.gamma)):
+        np.testing.assert_allclose(tape.gradient(losses[1], second),
+                                   tape.gradient(losses[0], first), atol=1e-3)
+    np.testing.assert_allclose(fused_norm.moving_mean, keras_norm.moving_mean,
+                               atol=1e-6)
+    np.testing.assert_allclose(fused_norm.moving_variance,
+                               keras_norm.moving_variance, atol=1e-6)
+
+    # Inference uses the moving statistics in both.
+    np.testing.assert_allclose(fused_norm(inputs), keras_norm(inputs), atol=1e-5)
+    assert [weight.name for weight in fused_norm.weights] == [
+        weight.name for weight in keras_norm.weights]
