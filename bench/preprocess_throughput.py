@@ -1,7 +1,8 @@
 """Images per second of photo decoding: plain Pillow, Pillow with JPEG draft mode, and
 the warm Spark job of data_preprocessing.py, on generated 12 MP phone-sized JPEGs.
 
-Usage: python bench/preprocess_throughput.py [--count 200] [--rounds 3] [--master local[2]]
+Usage: python bench/preprocess_throughput.py [--count 200] [--rounds 3]
+       [--master local[2]]
 Prints a table and writes outputs/bench/preprocess_throughput.json.
 """
 

@@ -97,18 +97,23 @@ class FusedBatchNorm(layers.Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3,
                  **kwargs: object) -> None:
-        super().__init__(autocast=False, **kwargs)
+        super().__init__(**kwargs)
         self.momentum = momentum
         self.epsilon = epsilon
 
     def build(self, input_shape: tuple[int, ...]) -> None:
-        channels = (int(input_shape[-1]),)
-        self.gamma = self.add_weight(shape=channels, initializer="ones", name="gamma")
-        self.beta = self.add_weight(shape=channels, initializer="zeros", name="beta")
-        self.moving_mean = self.add_weight(shape=channels, initializer="zeros",
-                                           trainable=False, name="moving_mean")
-        self.moving_variance = self.add_weight(shape=channels, initializer="ones",
-                                               trainable=False, name="moving_variance")
+        # float32 even inside a mixed-precision model: the fused op requires it.
+        shape = (int(input_shape[-1]),)
+        self.gamma = self.add_weight(shape=shape, initializer="ones", autocast=False,
+                                     name="gamma")
+        self.beta = self.add_weight(shape=shape, initializer="zeros", autocast=False,
+                                    name="beta")
+        self.moving_mean = self.add_weight(shape=shape, initializer="zeros",
+                                           trainable=False, autocast=False,
+                                           name="moving_mean")
+        self.moving_variance = self.add_weight(shape=shape, initializer="ones",
+                                               trainable=False, autocast=False,
+                                               name="moving_variance")
 
     def call(self, inputs: tf.Tensor, training: bool = False) -> tf.Tensor:
         # Inference normalises with the moving statistics.

@@ -95,3 +95,23 @@ def test_fused_batch_norm_computes_what_keras_batch_norm_does() -> None:
     np.testing.assert_allclose(fused_norm(inputs), keras_norm(inputs), atol=1e-5)
     assert [weight.name for weight in fused_norm.weights] == [
         weight.name for weight in keras_norm.weights]
+
+
+def test_batch_norm_runs_under_mixed_precision() -> None:
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        generator = build_generator(32, base_width=4)
+        discriminator = build_discriminator(32, base_width=4, batch_norm=True)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    latents = tf.random.normal((2, LATENT_DIM), seed=1)
+    with tf.GradientTape() as tape:
+        logits = discriminator(generator(latents, training=True), training=True)
+        loss = tf.reduce_mean(logits)
+    gradients = tape.gradient(loss, generator.trainable_variables)
+
+    # Batch-norm variables stay float32; every gradient exists and is finite.
+    assert {variable.dtype for variable in generator.non_trainable_variables} == {
+        "float32"}
+    assert all(np.isfinite(gradient).all() for gradient in gradients)
+    assert generator(latents).dtype == tf.float32
