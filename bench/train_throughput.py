@@ -143,15 +143,16 @@ def convolution_alone(conv: dict, rounds: int, repeats: int = 5) -> tuple[float,
     import numpy as np
     import tensorflow as tf
 
+    from crackgan.convolutions import strided_conv, strided_conv_transpose
+
     inputs = tf.random.normal(conv["input"])
     kernel = tf.random.normal(conv["kernel"])
     upstream = tf.random.normal(conv["output"])
 
     def forward(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
         if conv["transposed"]:
-            return tf.nn.conv2d_transpose(x, k, conv["output"], conv["strides"],
-                                          conv["padding"])
-        return tf.nn.conv2d(x, k, conv["strides"], conv["padding"])
+            return strided_conv_transpose(x, k, conv["strides"], conv["padding"])
+        return strided_conv(x, k, conv["strides"], conv["padding"])
 
     @tf.function
     def forward_backward() -> tf.Tensor:

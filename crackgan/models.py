@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from crackgan import convolutions
 from crackgan.config import SUPPORTED_RESOLUTIONS
 
 LATENT_DIM = 128
@@ -81,7 +82,8 @@ class SpectralNormConv2D(layers.Layer):
 
         # Convolve with the normalised kernel.
         kernel = tf.cast(self.kernel / sigma, inputs.dtype)
-        outputs = tf.nn.conv2d(inputs, kernel, self.strides, self.padding)
+        outputs = convolutions.strided_conv(inputs, kernel, self.strides,
+                                            self.padding)
         return tf.nn.bias_add(outputs, tf.cast(self.bias, inputs.dtype))
 
 
@@ -165,10 +167,10 @@ def build_generator(resolution: int, base_width: int = 64, num_labels: int = 0,
 
     # Upsample by two per block; the last block produces the RGB image.
     for width in widths[1:]:
-        x = layers.Conv2DTranspose(width, 4, 2, "same", use_bias=False,
-                                   kernel_initializer=_init())(x)
+        x = convolutions.Conv2DTranspose(width, 4, 2, "same", use_bias=False,
+                                         kernel_initializer=_init())(x)
         x = layers.ReLU()(FusedBatchNorm()(x))
-    x = layers.Conv2DTranspose(3, 4, 2, "same", kernel_initializer=_init())(x)
+    x = convolutions.Conv2DTranspose(3, 4, 2, "same", kernel_initializer=_init())(x)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
     return keras.Model(inputs, image, name="generator")
 
@@ -179,8 +181,8 @@ def _down_block(x: keras.KerasTensor, width: int, spectral_norm: bool,
     if spectral_norm:
         x = SpectralNormConv2D(width, 4, 2, "same")(x)
     else:
-        x = layers.Conv2D(width, 4, 2, "same", use_bias=not batch_norm,
-                          kernel_initializer=_init())(x)
+        x = convolutions.Conv2D(width, 4, 2, "same", use_bias=not batch_norm,
+                                kernel_initializer=_init())(x)
     if batch_norm:
         x = FusedBatchNorm()(x)
     return layers.LeakyReLU(0.2)(x)

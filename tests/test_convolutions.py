@@ -1,0 +1,121 @@
+"""The regrouped convolutions and the fused Adam compute what TensorFlow's own do."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from crackgan import convolutions
+from crackgan.gan import FusedAdam
+from crackgan.models import build_discriminator, build_generator
+
+
+def _values_and_gradients(function, inputs: tf.Tensor, kernel: tf.Tensor,
+                          upstream: tf.Tensor) -> list[np.ndarray]:
+    with tf.GradientTape() as tape:
+        tape.watch([inputs, kernel])
+        outputs = function(inputs, kernel)
+    gradients = tape.gradient(outputs, [inputs, kernel], output_gradients=upstream)
+    return [outputs.numpy()] + [gradient.numpy() for gradient in gradients]
+
+
+def _assert_same(expected: list[np.ndarray], actual: list[np.ndarray]) -> None:
+    for want, got in zip(expected, actual):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("form", [convolutions.space_to_depth_conv,
+                                  convolutions.matmul_conv])
+@pytest.mark.parametrize("side, channels", [(16, 3), (8, 5)])
+def test_regrouped_conv_matches_tensorflow(form, side: int, channels: int) -> None:
+    rng = np.random.default_rng(side)
+    inputs = tf.constant(rng.normal(size=(3, side, side, channels)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(4, 4, channels, 6)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(3, side // 2, side // 2, 6)), tf.float32)
+
+    def native(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d(x, k, 2, "SAME")
+
+    _assert_same(_values_and_gradients(native, inputs, kernel, upstream),
+                 _values_and_gradients(form, inputs, kernel, upstream))
+
+
+def test_regrouped_conv_transpose_matches_tensorflow() -> None:
+    rng = np.random.default_rng(0)
+    inputs = tf.constant(rng.normal(size=(3, 8, 8, 5)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(4, 4, 3, 5)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(3, 16, 16, 3)), tf.float32)
+
+    def native(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
+        return tf.nn.conv2d_transpose(x, k, (3, 16, 16, 3), 2, "SAME")
+
+    _assert_same(
+        _values_and_gradients(native, inputs, kernel, upstream),
+        _values_and_gradients(convolutions.depth_to_space_conv_transpose, inputs,
+                              kernel, upstream))
+
+
+def test_choose_conv_by_shape() -> None:
+    def choice(side: int, channels: int) -> str:
+        return convolutions.choose_conv(tf.zeros((1, side, side, channels)),
+                                        tf.zeros((4, 4, channels, 8)))
+
+    assert choice(64, 3) == "space_to_depth"
+    assert choice(8, 256) == "matmul"
+    assert choice(32, 64) == "native"
+    assert not convolutions.regroupable(tf.zeros((1, 7, 7, 3)), tf.zeros((4, 4, 3, 8)),
+                                        2, "same")
+    assert not convolutions.regroupable(tf.zeros((1, 8, 8, 3)), tf.zeros((4, 4, 3, 8)),
+                                        1, "same")
+    assert not convolutions.regroupable(tf.zeros((1, 8, 8, 3)), tf.zeros((3, 3, 3, 8)),
+                                        2, "same")
+
+
+def test_networks_use_every_form_and_match_keras_layers() -> None:
+    # The same weights in stock Keras layers give the same images and logits.
+    keras.utils.set_random_seed(3)
+    generator = build_generator(32, base_width=8)
+    discriminator = build_discriminator(32, base_width=8, batch_norm=False)
+    latents = tf.random.normal((2, 128), seed=4)
+    images = generator(latents, training=False)
+    logits = discriminator(images, training=False)
+
+    x = tf.convert_to_tensor(images)
+    for layer in discriminator.layers:
+        if isinstance(layer, convolutions.Conv2D):
+            x = tf.nn.leaky_relu(tf.nn.conv2d(x, layer.kernel, 2, "SAME") + layer.bias,
+                                 0.2)
+    dense = discriminator.layers[-2]
+    reference = tf.matmul(tf.reshape(x, (2, -1)), dense.kernel) + dense.bias
+    np.testing.assert_allclose(logits.numpy(), reference.numpy()[:, 0], atol=1e-5)
+    forms = [convolutions.choose_conv(tf.zeros((1, *layer.input.shape[1:])),
+                                      layer.kernel)
+             for layer in discriminator.layers
+             if isinstance(layer, convolutions.Conv2D)]
+    assert forms == ["space_to_depth", "native", "matmul"]
+
+
+def test_fused_adam_follows_keras_adam() -> None:
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=(5, 7)).astype("float32")
+    gradients = [rng.normal(size=(5, 7)).astype("float32") for _ in range(12)]
+    results = []
+    for optimizer_class in (keras.optimizers.Adam, FusedAdam):
+        weight = keras.Variable(start)
+        optimizer = optimizer_class(1e-2, 0.5, 0.99)
+        optimizer.build([weight])
+
+        @tf.function
+        def apply(gradient: tf.Tensor) -> None:
+            optimizer.apply_gradients([(gradient, weight)])
+
+        for gradient in gradients:
+            apply(tf.constant(gradient))
+        results.append([weight.numpy(), optimizer._momentums[0].numpy(),
+                        optimizer._velocities[0].numpy()])
+    assert not np.allclose(results[1][0], start)
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=1e-5, atol=1e-7)
