@@ -10,8 +10,9 @@ checkpoints do not depend on which form runs.
 
 Which form is fastest depends on the layer's shape. On a 2-core AVX-512 CPU
 (forward and both backward kernels, widths 64, batch 64) oneDNN's stride-2 kernels
-run at 100-120 GFLOP/s on RGB images and about 220 on 8x8 inputs, where the
-regrouped forms reach 150-160 and 350: see `choose_conv`.
+run at 100-120 GFLOP/s on RGB images, about 220 from 8x8 to 4x4 and 290 from 4x4
+to 8x8, where the regrouped forms reach 150-190, 350 and 370: see `choose_conv` and
+`choose_conv_transpose`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from keras import layers
 # The regrouping is exact only for this geometry.
 KERNEL = 4
 STRIDE = 2
-# At most this many input channels (RGB), the stride-1 form on 4x the channels wins.
+# At most this many channels on the image side (RGB), the stride-1 form on 4x the
+# channels wins.
 FEW_CHANNELS = 4
-# Outputs this small or smaller: one matrix multiply over explicit patches wins.
-SMALL_OUTPUT = 4
+# The small side (output of a convolution, input of a transposed one) at or below
+# which one matrix multiply over explicit patches wins.
+SMALL_SIDE = 4
 PAD_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 
 
@@ -77,6 +80,24 @@ def depth_to_space_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Te
     return _window(tf.nn.depth_to_space(blocks, 2), 1, 1, 2 * side)
 
 
+def matmul_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+    """Stride-2 'same' 4x4 transposed convolution ([4, 4, O, C] kernel) as one
+    matrix multiply, its four shifted outputs summed, then depth_to_space and a crop
+    (the adjoint of `matmul_conv`)."""
+    side = inputs.shape[1]
+    channels = 4 * kernel.shape[2]
+    weights = tf.reshape(phase_kernel(kernel), (4 * channels, inputs.shape[3]))
+    products = tf.matmul(tf.reshape(inputs, (-1, inputs.shape[3])), weights,
+                         transpose_b=True)
+    parts = tf.split(tf.reshape(products, (-1, side, side, 4 * channels)), 4, axis=-1)
+    shifts = [(row, col) for row in (0, 1) for col in (0, 1)]
+    blocks = tf.add_n([
+        tf.pad(part, [[0, 0], [row, 1 - row], [col, 1 - col], [0, 0]])
+        for part, (row, col) in zip(parts, shifts)
+    ])
+    return _window(tf.nn.depth_to_space(blocks, 2), 1, 1, 2 * side)
+
+
 def regroupable(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
                 padding: str) -> bool:
     """True when the layer is a 4x4, stride-2, 'same' one on a known even size."""
@@ -92,7 +113,16 @@ def choose_conv(inputs: tf.Tensor, kernel: tf.Tensor) -> str:
     """'space_to_depth', 'matmul' or 'native' for a regroupable convolution."""
     if kernel.shape[2] <= FEW_CHANNELS:
         return "space_to_depth"
-    if inputs.shape[1] // 2 <= SMALL_OUTPUT:
+    if inputs.shape[1] // 2 <= SMALL_SIDE:
+        return "matmul"
+    return "native"
+
+
+def choose_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor) -> str:
+    """'depth_to_space', 'matmul' or 'native' for a regroupable transposed one."""
+    if kernel.shape[2] <= FEW_CHANNELS:
+        return "depth_to_space"
+    if inputs.shape[1] <= SMALL_SIDE:
         return "matmul"
     return "native"
 
@@ -111,11 +141,14 @@ def strided_conv(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
 
 def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
                            padding: str) -> tf.Tensor:
-    """A transposed convolution ([h, w, O, C] kernel, output twice the input side
-    for stride 2), regrouped when it produces RGB images (TensorFlow's own else)."""
-    if kernel.shape[2] <= FEW_CHANNELS and regroupable(inputs, kernel, strides,
-                                                       padding):
-        return depth_to_space_conv_transpose(inputs, kernel)
+    """A transposed convolution ([h, w, O, C] kernel, output `strides` times the
+    input side) in its fastest exact form (TensorFlow's own when none is)."""
+    if regroupable(inputs, kernel, strides, padding):
+        form = choose_conv_transpose(inputs, kernel)
+        if form == "depth_to_space":
+            return depth_to_space_conv_transpose(inputs, kernel)
+        if form == "matmul":
+            return matmul_conv_transpose(inputs, kernel)
     stride = strides if isinstance(strides, int) else strides[0]
     side = inputs.shape[1] * stride
     shape = (tf.shape(inputs)[0], side, side, kernel.shape[2])

@@ -43,29 +43,40 @@ def test_regrouped_conv_matches_tensorflow(form, side: int, channels: int) -> No
                  _values_and_gradients(form, inputs, kernel, upstream))
 
 
-def test_regrouped_conv_transpose_matches_tensorflow() -> None:
-    rng = np.random.default_rng(0)
-    inputs = tf.constant(rng.normal(size=(3, 8, 8, 5)), tf.float32)
-    kernel = tf.constant(rng.normal(size=(4, 4, 3, 5)), tf.float32)
-    upstream = tf.constant(rng.normal(size=(3, 16, 16, 3)), tf.float32)
+@pytest.mark.parametrize("form", [convolutions.depth_to_space_conv_transpose,
+                                  convolutions.matmul_conv_transpose])
+@pytest.mark.parametrize("side, filters", [(8, 3), (4, 6)])
+def test_regrouped_conv_transpose_matches_tensorflow(form, side: int,
+                                                     filters: int) -> None:
+    rng = np.random.default_rng(side)
+    inputs = tf.constant(rng.normal(size=(3, side, side, 5)), tf.float32)
+    kernel = tf.constant(rng.normal(size=(4, 4, filters, 5)), tf.float32)
+    upstream = tf.constant(rng.normal(size=(3, 2 * side, 2 * side, filters)),
+                           tf.float32)
 
     def native(x: tf.Tensor, k: tf.Tensor) -> tf.Tensor:
-        return tf.nn.conv2d_transpose(x, k, (3, 16, 16, 3), 2, "SAME")
+        return tf.nn.conv2d_transpose(x, k, (3, 2 * side, 2 * side, filters), 2,
+                                      "SAME")
 
-    _assert_same(
-        _values_and_gradients(native, inputs, kernel, upstream),
-        _values_and_gradients(convolutions.depth_to_space_conv_transpose, inputs,
-                              kernel, upstream))
+    _assert_same(_values_and_gradients(native, inputs, kernel, upstream),
+                 _values_and_gradients(form, inputs, kernel, upstream))
 
 
-def test_choose_conv_by_shape() -> None:
+def test_forms_chosen_by_shape() -> None:
     def choice(side: int, channels: int) -> str:
         return convolutions.choose_conv(tf.zeros((1, side, side, channels)),
                                         tf.zeros((4, 4, channels, 8)))
 
+    def transposed_choice(side: int, channels: int, filters: int) -> str:
+        return convolutions.choose_conv_transpose(
+            tf.zeros((1, side, side, channels)), tf.zeros((4, 4, filters, channels)))
+
     assert choice(64, 3) == "space_to_depth"
     assert choice(8, 256) == "matmul"
     assert choice(32, 64) == "native"
+    assert transposed_choice(32, 64, 3) == "depth_to_space"
+    assert transposed_choice(4, 512, 256) == "matmul"
+    assert transposed_choice(8, 256, 128) == "native"
     assert not convolutions.regroupable(tf.zeros((1, 7, 7, 3)), tf.zeros((4, 4, 3, 8)),
                                         2, "same")
     assert not convolutions.regroupable(tf.zeros((1, 8, 8, 3)), tf.zeros((4, 4, 3, 8)),
@@ -74,28 +85,29 @@ def test_choose_conv_by_shape() -> None:
                                         2, "same")
 
 
-def test_networks_use_every_form_and_match_keras_layers() -> None:
-    # The same weights in stock Keras layers give the same images and logits.
+def test_network_layers_use_every_form_and_match_tensorflow() -> None:
+    # Every convolution of G and D, fed random inputs of its own shape, gives what
+    # TensorFlow's own kernel gives with the same weights.
     keras.utils.set_random_seed(3)
     generator = build_generator(32, base_width=8)
     discriminator = build_discriminator(32, base_width=8, batch_norm=False)
-    latents = tf.random.normal((2, 128), seed=4)
-    images = generator(latents, training=False)
-    logits = discriminator(images, training=False)
-
-    x = tf.convert_to_tensor(images)
-    for layer in discriminator.layers:
+    forms = []
+    for layer in generator.layers + discriminator.layers:
+        if not isinstance(layer, (convolutions.Conv2D, convolutions.Conv2DTranspose)):
+            continue
+        inputs = tf.random.normal((2, *layer.input.shape[1:]), seed=5)
         if isinstance(layer, convolutions.Conv2D):
-            x = tf.nn.leaky_relu(tf.nn.conv2d(x, layer.kernel, 2, "SAME") + layer.bias,
-                                 0.2)
-    dense = discriminator.layers[-2]
-    reference = tf.matmul(tf.reshape(x, (2, -1)), dense.kernel) + dense.bias
-    np.testing.assert_allclose(logits.numpy(), reference.numpy()[:, 0], atol=1e-5)
-    forms = [convolutions.choose_conv(tf.zeros((1, *layer.input.shape[1:])),
-                                      layer.kernel)
-             for layer in discriminator.layers
-             if isinstance(layer, convolutions.Conv2D)]
-    assert forms == ["space_to_depth", "native", "matmul"]
+            forms.append(convolutions.choose_conv(inputs, layer.kernel))
+            expected = tf.nn.conv2d(inputs, layer.kernel, 2, "SAME")
+        else:
+            forms.append(convolutions.choose_conv_transpose(inputs, layer.kernel))
+            expected = tf.nn.conv2d_transpose(inputs, layer.kernel,
+                                              (2, *layer.output.shape[1:]), 2, "SAME")
+        if layer.use_bias:
+            expected = expected + layer.bias
+        np.testing.assert_allclose(layer(inputs).numpy(), expected.numpy(), atol=1e-5)
+    assert forms == ["matmul", "native", "depth_to_space",
+                     "space_to_depth", "native", "matmul"]
 
 
 def test_fused_adam_follows_keras_adam() -> None:
