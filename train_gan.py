@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from crackgan.config import TrainConfig, from_namespace
+from crackgan.config import CONV_FORMS, TrainConfig, from_namespace
 from crackgan.logs import setup_logging
 
 LOG = logging.getLogger("train_gan")
@@ -89,6 +89,9 @@ def add_model_flags(parser: argparse.ArgumentParser, defaults: TrainConfig) -> N
         help="Keras mixed_float16 policy (meant for GPUs)")
     add("--jit-compile", action=flag, default=defaults.jit_compile,
         help="compile the train step with XLA")
+    add("--conv-forms", default=defaults.conv_forms, choices=CONV_FORMS,
+        help="convolution forms: regrouped (faster on CPUs), native (TensorFlow's "
+        "own kernels), auto (native when a GPU is visible); same weights either way")
 
 
 def main(argv: list[str] | None = None) -> int:

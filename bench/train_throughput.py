@@ -1,7 +1,8 @@
 """Images per second of the training step, and its FLOP rate against float32 matmul.
 
 Times the compiled step at 64x64 (widths 64, batch 64 by default) with augmentation
-and EMA off and on, for each discriminator stabiliser, optionally under XLA. FLOPs are
+and EMA off and on, for each discriminator stabiliser, optionally under XLA, and with
+TensorFlow's own convolution kernels instead of crackgan.convolutions' forms. FLOPs are
 counted on the step's traced graph (every convolution, its two backward kernels and
 every matmul, 2 per multiply-add) and compared with 4096x4096 float32 matmuls timed
 in the same run. The default variant's convolutions are also timed one by one, alone:
@@ -31,6 +32,9 @@ VARIANTS = {
     "aug+EMA, BN in D": dict(d_reg="none"),
     "aug+EMA, spectral norm": dict(d_reg="sn"),
     "aug+EMA, R1 every 4 (default)": dict(d_reg="r1"),
+    "plain, TensorFlow's own convolutions": dict(augment="none", ema=False,
+                                                 d_reg="none", conv_forms="native"),
+    "default, TensorFlow's own convolutions": dict(d_reg="r1", conv_forms="native"),
     "aug+EMA, spectral norm, XLA": dict(d_reg="sn", jit_compile=True),
 }
 DEFAULT_VARIANT = "aug+EMA, R1 every 4 (default)"

@@ -17,6 +17,8 @@ DEFAULT_RUN_DIR = "outputs/run"
 DEFAULT_GENERATED = "outputs/generated"
 DEFAULT_REPORT = "outputs/report"
 SUPPORTED_RESOLUTIONS = (32, 64, 128, 256)
+# Values of TrainConfig.conv_forms.
+CONV_FORMS = ("auto", "regrouped", "native")
 
 
 class ConfigError(ValueError):
@@ -174,6 +176,9 @@ class TrainConfig:
     mixed_precision: bool = False
     # Compile the train step with XLA.
     jit_compile: bool = False
+    # Convolution forms (crackgan/convolutions.py): 'regrouped' (faster on CPUs),
+    # 'native' (TensorFlow's own kernels) or 'auto' (native when a GPU is visible).
+    conv_forms: str = "auto"
     # TensorFlow intra- and inter-op threads; 0 lets TensorFlow choose.
     threads: int = 0
     # Deterministic TensorFlow ops (exact resume tests; slower).
@@ -197,6 +202,8 @@ class TrainConfig:
                 "a number in [0, 1)")
         require(self.d_reg in ("sn", "r1", "none"), "d_reg", self.d_reg,
                 "'sn', 'r1' or 'none'")
+        require(self.conv_forms in CONV_FORMS, "conv_forms", self.conv_forms,
+                "'auto', 'regrouped' or 'native'")
         require(self.r1_gamma >= 0, "r1_gamma", self.r1_gamma, "a number >= 0")
         require(self.r1_every > 0, "r1_every", self.r1_every, "a positive integer")
         for name in ("g_lr", "d_lr", "g_width", "d_width"):

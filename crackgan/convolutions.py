@@ -128,9 +128,10 @@ def choose_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor) -> str:
 
 
 def strided_conv(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
-                 padding: str) -> tf.Tensor:
-    """A convolution in its fastest exact form (TensorFlow's own when none is)."""
-    if regroupable(inputs, kernel, strides, padding):
+                 padding: str, regroup: bool = True) -> tf.Tensor:
+    """A convolution in its fastest exact form (TensorFlow's own when none is, or
+    when regroup is False)."""
+    if regroup and regroupable(inputs, kernel, strides, padding):
         form = choose_conv(inputs, kernel)
         if form == "space_to_depth":
             return space_to_depth_conv(inputs, kernel)
@@ -140,10 +141,11 @@ def strided_conv(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
 
 
 def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
-                           padding: str) -> tf.Tensor:
+                           padding: str, regroup: bool = True) -> tf.Tensor:
     """A transposed convolution ([h, w, O, C] kernel, output `strides` times the
-    input side) in its fastest exact form (TensorFlow's own when none is)."""
-    if regroupable(inputs, kernel, strides, padding):
+    input side) in its fastest exact form (TensorFlow's own when none is, or when
+    regroup is False)."""
+    if regroup and regroupable(inputs, kernel, strides, padding):
         form = choose_conv_transpose(inputs, kernel)
         if form == "depth_to_space":
             return depth_to_space_conv_transpose(inputs, kernel)
@@ -155,22 +157,47 @@ def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object
     return tf.nn.conv2d_transpose(inputs, kernel, shape, strides, padding.upper())
 
 
+def resolve_forms(forms: str) -> bool:
+    """Whether to regroup for a --conv-forms value: 'auto' regroups unless a GPU is
+    visible (the forms were chosen by CPU measurements; cuDNN is left alone)."""
+    if forms == "auto":
+        return not tf.config.list_logical_devices("GPU")
+    return forms == "regrouped"
+
+
 class Conv2D(layers.Conv2D):
-    """keras.layers.Conv2D computed by `strided_conv` (same variables and config)."""
+    """keras.layers.Conv2D computed by `strided_conv` (same variables and config,
+    plus `regroup`)."""
+
+    def __init__(self, *args: object, regroup: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.regroup = regroup
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "regroup": self.regroup}
 
     def convolution_op(self, inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
         if self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1):
             return super().convolution_op(inputs, kernel)
-        return strided_conv(inputs, kernel, tuple(self.strides), self.padding)
+        return strided_conv(inputs, kernel, tuple(self.strides), self.padding,
+                            self.regroup)
 
 
 class Conv2DTranspose(layers.Conv2DTranspose):
     """keras.layers.Conv2DTranspose computed by `strided_conv_transpose` (same
-    variables and config)."""
+    variables and config, plus `regroup`)."""
+
+    def __init__(self, *args: object, regroup: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.regroup = regroup
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "regroup": self.regroup}
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         kernel = tf.convert_to_tensor(self.kernel)
-        if (self.data_format != "channels_last" or self.output_padding is not None
+        if (not self.regroup or self.data_format != "channels_last"
+                or self.output_padding is not None
                 or tuple(self.dilation_rate) != (1, 1)
                 or not regroupable(inputs, kernel, tuple(self.strides), self.padding)):
             return super().call(inputs)

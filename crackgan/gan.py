@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from crackgan.augment import augment, parse_policy
 from crackgan.config import TrainConfig
+from crackgan.convolutions import resolve_forms
 from crackgan.models import LATENT_DIM, build_discriminator, build_generator
 
 # The EMA decay ramps up as (1 + step) / (EMA_RAMP + step) so early, random weights
@@ -80,12 +81,16 @@ class Gan:
         keras.utils.set_random_seed(config.seed)
 
         # Networks; batch norm in D only without a stabiliser that it disturbs.
-        self.generator = build_generator(resolution, config.g_width, num_labels)
-        self.generator_ema = build_generator(resolution, config.g_width, num_labels)
+        regroup = resolve_forms(config.conv_forms)
+        self.generator = build_generator(resolution, config.g_width, num_labels,
+                                         regroup=regroup)
+        self.generator_ema = build_generator(resolution, config.g_width, num_labels,
+                                             regroup=regroup)
         self.generator_ema.set_weights(self.generator.get_weights())
         self.discriminator = build_discriminator(
             resolution, config.d_width, num_labels,
             spectral_norm=config.d_reg == "sn", batch_norm=config.d_reg == "none",
+            regroup=regroup,
         )
 
         # Optimizers, built now so a checkpoint can restore their moments.

@@ -52,8 +52,9 @@ class SpectralNormConv2D(layers.Layer):
     """
 
     def __init__(self, filters: int, kernel_size: int, strides: int, padding: str,
-                 **kwargs: object) -> None:
+                 regroup: bool = True, **kwargs: object) -> None:
         super().__init__(**kwargs)
+        self.regroup = regroup
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -83,7 +84,7 @@ class SpectralNormConv2D(layers.Layer):
         # Convolve with the normalised kernel.
         kernel = tf.cast(self.kernel / sigma, inputs.dtype)
         outputs = convolutions.strided_conv(inputs, kernel, self.strides,
-                                            self.padding)
+                                            self.padding, self.regroup)
         return tf.nn.bias_add(outputs, tf.cast(self.bias, inputs.dtype))
 
 
@@ -140,11 +141,12 @@ class FusedBatchNorm(layers.Layer):
 
 
 def build_generator(resolution: int, base_width: int = 64, num_labels: int = 0,
-                    latent_dim: int = LATENT_DIM) -> keras.Model:
+                    latent_dim: int = LATENT_DIM, regroup: bool = True) -> keras.Model:
     """DCGAN generator: project to 4x4, then stride-2 transposed convolutions.
 
     With num_labels > 0 the model takes [latent, label] and concatenates a learned
-    label embedding to the latent vector.
+    label embedding to the latent vector. regroup picks the faster exact forms of
+    crackgan.convolutions (False: TensorFlow's own kernels; same weights either way).
     """
     blocks = block_count(resolution)
     widths = block_widths(base_width, blocks)
@@ -168,34 +170,37 @@ def build_generator(resolution: int, base_width: int = 64, num_labels: int = 0,
     # Upsample by two per block; the last block produces the RGB image.
     for width in widths[1:]:
         x = convolutions.Conv2DTranspose(width, 4, 2, "same", use_bias=False,
-                                         kernel_initializer=_init())(x)
+                                         kernel_initializer=_init(),
+                                         regroup=regroup)(x)
         x = layers.ReLU()(FusedBatchNorm()(x))
-    x = convolutions.Conv2DTranspose(3, 4, 2, "same", kernel_initializer=_init())(x)
+    x = convolutions.Conv2DTranspose(3, 4, 2, "same", kernel_initializer=_init(),
+                                     regroup=regroup)(x)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
     return keras.Model(inputs, image, name="generator")
 
 
 def _down_block(x: keras.KerasTensor, width: int, spectral_norm: bool,
-                batch_norm: bool) -> keras.KerasTensor:
+                batch_norm: bool, regroup: bool) -> keras.KerasTensor:
     """One stride-2 convolution, optional batch norm, LeakyReLU 0.2."""
     if spectral_norm:
-        x = SpectralNormConv2D(width, 4, 2, "same")(x)
+        x = SpectralNormConv2D(width, 4, 2, "same", regroup)(x)
     else:
         x = convolutions.Conv2D(width, 4, 2, "same", use_bias=not batch_norm,
-                                kernel_initializer=_init())(x)
+                                kernel_initializer=_init(), regroup=regroup)(x)
     if batch_norm:
         x = FusedBatchNorm()(x)
     return layers.LeakyReLU(0.2)(x)
 
 
 def build_discriminator(resolution: int, base_width: int = 64, num_labels: int = 0,
-                        spectral_norm: bool = False,
-                        batch_norm: bool = True) -> keras.Model:
+                        spectral_norm: bool = False, batch_norm: bool = True,
+                        regroup: bool = True) -> keras.Model:
     """DCGAN discriminator: stride-2 convolutions down to 4x4, then one logit.
 
     The first block never has batch norm (as in DCGAN). With num_labels > 0 the model
     takes [image, label] and adds a projection term <embed(label), features>
     (Miyato and Koyama 2018). The logit layer is float32 under mixed precision.
+    regroup is as in build_generator.
     """
     blocks = block_count(resolution)
     widths = list(reversed(block_widths(base_width, blocks)))
@@ -205,7 +210,7 @@ def build_discriminator(resolution: int, base_width: int = 64, num_labels: int =
     inputs: list[keras.KerasTensor] = [image]
     x = image
     for index, width in enumerate(widths):
-        x = _down_block(x, width, spectral_norm, batch_norm and index > 0)
+        x = _down_block(x, width, spectral_norm, batch_norm and index > 0, regroup)
     features = layers.Flatten(dtype="float32")(x)
 
     # One logit from the features, plus the label projection when conditional.

@@ -25,6 +25,7 @@ from crackgan.fileio import (
     check_output_folder,
     replace_directory,
 )
+from crackgan.convolutions import resolve_forms
 from crackgan.models import LATENT_DIM, build_generator
 from crackgan.plots import save_image_grid
 from crackgan.training import to_uint8
@@ -51,7 +52,8 @@ def load_generator(run_dir: str | Path, checkpoint: str | None = None
     run_config = read_run_config(run_dir)
     num_labels = len(run_config["label_names"]) if run_config["conditional"] else 0
     generator = build_generator(run_config["resolution"], run_config["g_width"],
-                                num_labels, run_config.get("latent_dim", LATENT_DIM))
+                                num_labels, run_config.get("latent_dim", LATENT_DIM),
+                                resolve_forms(run_config.get("conv_forms", "auto")))
     path = resolve_checkpoint(Path(run_dir) / "checkpoints", checkpoint)
     step = tf.Variable(0, dtype=tf.int64)
     status = tf.train.Checkpoint(generator_ema=generator, step=step).read(

@@ -131,3 +131,30 @@ def test_fused_adam_follows_keras_adam() -> None:
     assert not np.allclose(results[1][0], start)
     for keras_value, fused_value in zip(*results):
         np.testing.assert_allclose(fused_value, keras_value, rtol=1e-5, atol=1e-7)
+
+
+def test_regrouped_and_native_networks_agree() -> None:
+    keras.utils.set_random_seed(7)
+    latents = tf.random.normal((4, 128), seed=8)
+    outputs = []
+    weights = None
+    for regroup in (True, False):
+        generator = build_generator(64, base_width=8, regroup=regroup)
+        discriminator = build_discriminator(64, base_width=8, spectral_norm=True,
+                                            batch_norm=False, regroup=regroup)
+        if weights is None:
+            weights = (generator.get_weights(), discriminator.get_weights())
+        else:
+            generator.set_weights(weights[0])
+            discriminator.set_weights(weights[1])
+        images = generator(latents, training=True)
+        outputs.append((images.numpy(), discriminator(images, training=True).numpy()))
+    for regrouped, native in zip(*outputs):
+        np.testing.assert_allclose(regrouped, native, atol=1e-5)
+
+
+def test_auto_forms_regroup_on_the_cpu_only() -> None:
+    on_cpu = not tf.config.list_logical_devices("GPU")
+    assert convolutions.resolve_forms("auto") is on_cpu
+    assert convolutions.resolve_forms("regrouped") is True
+    assert convolutions.resolve_forms("native") is False
