@@ -127,16 +127,20 @@ def choose_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor) -> str:
     return "native"
 
 
+# The regrouped forms by the names choose_conv and choose_conv_transpose return.
+REGROUPED_CONVS = {"space_to_depth": space_to_depth_conv, "matmul": matmul_conv}
+REGROUPED_TRANSPOSED = {"depth_to_space": depth_to_space_conv_transpose,
+                        "matmul": matmul_conv_transpose}
+
+
 def strided_conv(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
                  padding: str, regroup: bool = True) -> tf.Tensor:
     """A convolution in its fastest exact form (TensorFlow's own when none is, or
     when regroup is False)."""
     if regroup and regroupable(inputs, kernel, strides, padding):
-        form = choose_conv(inputs, kernel)
-        if form == "space_to_depth":
-            return space_to_depth_conv(inputs, kernel)
-        if form == "matmul":
-            return matmul_conv(inputs, kernel)
+        form = REGROUPED_CONVS.get(choose_conv(inputs, kernel))
+        if form is not None:
+            return form(inputs, kernel)
     return tf.nn.conv2d(inputs, kernel, strides, padding.upper())
 
 
@@ -146,11 +150,9 @@ def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object
     input side) in its fastest exact form (TensorFlow's own when none is, or when
     regroup is False)."""
     if regroup and regroupable(inputs, kernel, strides, padding):
-        form = choose_conv_transpose(inputs, kernel)
-        if form == "depth_to_space":
-            return depth_to_space_conv_transpose(inputs, kernel)
-        if form == "matmul":
-            return matmul_conv_transpose(inputs, kernel)
+        form = REGROUPED_TRANSPOSED.get(choose_conv_transpose(inputs, kernel))
+        if form is not None:
+            return form(inputs, kernel)
     stride = strides if isinstance(strides, int) else strides[0]
     side = inputs.shape[1] * stride
     shape = (tf.shape(inputs)[0], side, side, kernel.shape[2])
