@@ -33,10 +33,23 @@ PAD_ONE = [[0, 0], [1, 1], [1, 1], [0, 0]]
 
 
 def _window(images: tf.Tensor, row: int, col: int, side: int) -> tf.Tensor:
-    """images[:, row:row + side, col:col + side, :] by tf.slice, whose gradient is a
-    fast Pad (the gradient of Python slicing, StridedSliceGrad, is several times
-    slower on the CPU)."""
-    return tf.slice(images, [0, row, col, 0], [-1, side, side, -1])
+    """images[:, row:row + side, col:col + side, :], with a Pad as its gradient.
+
+    The gradient of Python slicing (StridedSliceGrad) is several times slower on the
+    CPU, and under XLA tf.slice's own gradient becomes an op that has no gradient
+    itself, which R1's second backward pass needs; a Pad is fast and differentiable.
+    """
+    height, width = images.shape[1], images.shape[2]
+    paddings = [[0, 0], [row, height - row - side], [col, width - col - side], [0, 0]]
+
+    @tf.custom_gradient
+    def window(x: tf.Tensor) -> tuple[tf.Tensor, object]:
+        def gradient(upstream: tf.Tensor) -> tf.Tensor:
+            return tf.pad(upstream, paddings)
+
+        return tf.slice(x, [0, row, col, 0], [-1, side, side, -1]), gradient
+
+    return window(images)
 
 
 def phase_kernel(kernel: tf.Tensor) -> tf.Tensor:
@@ -153,15 +166,28 @@ def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object
         form = REGROUPED_TRANSPOSED.get(choose_conv_transpose(inputs, kernel))
         if form is not None:
             return form(inputs, kernel)
-    stride = strides if isinstance(strides, int) else strides[0]
-    side = inputs.shape[1] * stride
-    shape = (tf.shape(inputs)[0], side, side, kernel.shape[2])
-    return tf.nn.conv2d_transpose(inputs, kernel, shape, strides, padding.upper())
+    return tf.nn.conv2d_transpose(inputs, kernel, _transposed_shape(inputs, kernel,
+                                                                   strides, padding),
+                                  strides, padding.upper())
+
+
+def _transposed_shape(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
+                      padding: str) -> tuple:
+    """Output shape of a transposed convolution (no output padding)."""
+    pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    sides = []
+    for side, stride, size in zip(inputs.shape[1:3], pair, kernel.shape[:2]):
+        same = padding.upper() == "SAME"
+        sides.append(side * stride if same else (side - 1) * stride + size)
+    return (tf.shape(inputs)[0], *sides, kernel.shape[2])
 
 
 def resolve_forms(forms: str) -> bool:
     """Whether to regroup for a --conv-forms value: 'auto' regroups unless a GPU is
     visible (the forms were chosen by CPU measurements; cuDNN is left alone)."""
+    if forms not in ("auto", "regrouped", "native"):
+        raise ValueError(f"--conv-forms: got {forms!r}; expected 'auto', "
+                         "'regrouped' or 'native'")
     if forms == "auto":
         return not tf.config.list_logical_devices("GPU")
     return forms == "regrouped"
@@ -179,7 +205,8 @@ class Conv2D(layers.Conv2D):
         return {**super().get_config(), "regroup": self.regroup}
 
     def convolution_op(self, inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        if self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1):
+        if (self.data_format != "channels_last" or self.groups != 1
+                or tuple(self.dilation_rate) != (1, 1)):
             return super().convolution_op(inputs, kernel)
         return strided_conv(inputs, kernel, tuple(self.strides), self.padding,
                             self.regroup)

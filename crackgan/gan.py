@@ -21,16 +21,19 @@ EMA_RAMP = 10.0
 
 
 class FusedAdam(keras.optimizers.Adam):
-    """keras.optimizers.Adam whose update is TensorFlow's fused ApplyAdam kernel.
+    """keras.optimizers.Adam whose dense updates are TensorFlow's fused ApplyAdam.
 
     Same variables, hyperparameters and arithmetic as Keras 3's Adam (so checkpoints
     of either load into the other), but one pass over each variable and its two
-    moments instead of about ten element-wise ops, each a pass of its own.
+    moments instead of about ten element-wise ops, each a pass of its own. Sparse
+    gradients (label embeddings) keep Keras' own update: it squares each row of an
+    IndexedSlices before summing repeated rows into the second moment, and a fused
+    dense update would square the sum.
     """
 
     def update_step(self, gradient: tf.Tensor, variable: keras.Variable,
                     learning_rate: tf.Tensor) -> None:
-        if self.amsgrad:
+        if self.amsgrad or isinstance(gradient, tf.IndexedSlices):
             super().update_step(gradient, variable, learning_rate)
             return
         dtype = variable.dtype
