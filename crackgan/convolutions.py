@@ -10,15 +10,17 @@ checkpoints do not depend on which form runs.
 
 Which form is fastest depends on the layer's shape. On a 2-core AVX-512 CPU
 (forward and both backward kernels, widths 64, batch 64) oneDNN's stride-2 kernels
-run at 100-120 GFLOP/s on RGB images, about 220 from 8x8 to 4x4 and 290 from 4x4
-to 8x8, where the regrouped forms reach 150-190, 350 and 370: see `choose_conv` and
-`choose_conv_transpose`.
+ran at about 100 GFLOP/s on RGB images, 200 from 8x8 to 4x4 and 270 from 4x4 to
+8x8, where the regrouped forms reached 125-160, 330 and 325 (docs/training.md): see
+`choose_conv` and `choose_conv_transpose`.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 from keras import layers
+
+from crackgan.config import CONV_FORMS
 
 # The regrouping is exact only for this geometry.
 KERNEL = 4
@@ -185,9 +187,8 @@ def _transposed_shape(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
 def resolve_forms(forms: str) -> bool:
     """Whether to regroup for a --conv-forms value: 'auto' regroups unless a GPU is
     visible (the forms were chosen by CPU measurements; cuDNN is left alone)."""
-    if forms not in ("auto", "regrouped", "native"):
-        raise ValueError(f"--conv-forms: got {forms!r}; expected 'auto', "
-                         "'regrouped' or 'native'")
+    if forms not in CONV_FORMS:
+        raise ValueError(f"--conv-forms: got {forms!r}; expected one of {CONV_FORMS}")
     if forms == "auto":
         return not tf.config.list_logical_devices("GPU")
     return forms == "regrouped"
