@@ -159,6 +159,19 @@ def strided_conv(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
     return tf.nn.conv2d(inputs, kernel, strides, padding.upper())
 
 
+def _transposed_shape(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
+                      padding: str) -> tuple:
+    """Output shape of a transposed convolution (no output padding)."""
+    pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    dynamic = tf.shape(inputs)
+    sides = []
+    for axis, stride, size in zip((1, 2), pair, kernel.shape[:2]):
+        side = inputs.shape[axis] if inputs.shape[axis] is not None else dynamic[axis]
+        same = padding.upper() == "SAME"
+        sides.append(side * stride if same else (side - 1) * stride + size)
+    return (dynamic[0], *sides, kernel.shape[2])
+
+
 def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
                            padding: str, regroup: bool = True) -> tf.Tensor:
     """A transposed convolution ([h, w, O, C] kernel, output `strides` times the
@@ -171,17 +184,6 @@ def strided_conv_transpose(inputs: tf.Tensor, kernel: tf.Tensor, strides: object
     return tf.nn.conv2d_transpose(inputs, kernel, _transposed_shape(inputs, kernel,
                                                                    strides, padding),
                                   strides, padding.upper())
-
-
-def _transposed_shape(inputs: tf.Tensor, kernel: tf.Tensor, strides: object,
-                      padding: str) -> tuple:
-    """Output shape of a transposed convolution (no output padding)."""
-    pair = (strides, strides) if isinstance(strides, int) else tuple(strides)
-    sides = []
-    for side, stride, size in zip(inputs.shape[1:3], pair, kernel.shape[:2]):
-        same = padding.upper() == "SAME"
-        sides.append(side * stride if same else (side - 1) * stride + size)
-    return (tf.shape(inputs)[0], *sides, kernel.shape[2])
 
 
 def resolve_forms(forms: str) -> bool:
@@ -225,14 +227,12 @@ class Conv2DTranspose(layers.Conv2DTranspose):
         return {**super().get_config(), "regroup": self.regroup}
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        kernel = tf.convert_to_tensor(self.kernel)
         if (not self.regroup or self.data_format != "channels_last"
                 or self.output_padding is not None
-                or tuple(self.dilation_rate) != (1, 1)
-                or not regroupable(inputs, kernel, tuple(self.strides), self.padding)):
+                or tuple(self.dilation_rate) != (1, 1)):
             return super().call(inputs)
-        outputs = strided_conv_transpose(inputs, kernel, tuple(self.strides),
-                                         self.padding)
+        outputs = strided_conv_transpose(inputs, tf.convert_to_tensor(self.kernel),
+                                         tuple(self.strides), self.padding)
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, self.bias)
         if self.activation is not None:
