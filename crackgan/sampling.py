@@ -19,13 +19,13 @@ from PIL import Image
 
 from crackgan.checkpoints import PREFIX, resolve_checkpoint
 from crackgan.config import GenerateConfig
+from crackgan.convolutions import resolve_forms
 from crackgan.fileio import (
     atomic_write_json,
     check_disjoint,
     check_output_folder,
     replace_directory,
 )
-from crackgan.convolutions import resolve_forms
 from crackgan.models import LATENT_DIM, build_generator
 from crackgan.plots import save_image_grid
 from crackgan.training import to_uint8
