@@ -2,7 +2,8 @@
 
 Times the compiled step at 64x64 (widths 64, batch 64 by default) with augmentation
 and EMA off and on, for each discriminator stabiliser, optionally under XLA, and with
-TensorFlow's own convolution kernels instead of crackgan.convolutions' forms. FLOPs are
+TensorFlow's own convolution kernels instead of crackgan.convolutions' forms, and a
+textbook Keras DCGAN step of the same size as a reference. FLOPs are
 counted on the step's traced graph (every convolution, its two backward kernels and
 every matmul, 2 per multiply-add) and compared with 4096x4096 float32 matmuls timed
 in the same run. The default variant's convolutions are also timed one by one, alone:
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,6 +40,9 @@ VARIANTS = {
     "aug+EMA, spectral norm, XLA": dict(d_reg="sn", jit_compile=True),
 }
 DEFAULT_VARIANT = "aug+EMA, R1 every 4 (default)"
+REFERENCE = "reference: textbook Keras DCGAN"
+# The reference's latent size, as in the DCGAN paper.
+REFERENCE_LATENT = 100
 
 
 def op_flops(op: Any) -> float:
@@ -222,6 +227,83 @@ def build_step(args: argparse.Namespace,
     return gan, flops, run
 
 
+def textbook_networks(resolution: int, width: int) -> tuple[Any, Any]:
+    """A DCGAN written with stock Keras layers only (Keras batch norm, strided
+    kernels), sized like crackgan's networks at a 64x64 resolution."""
+    import keras
+    from keras import layers
+
+    widths = [width * 2**k for k in range(4)]
+    latent = keras.Input((REFERENCE_LATENT,))
+    x = layers.Dense(4 * 4 * widths[-1], use_bias=False)(latent)
+    x = layers.Reshape((4, 4, widths[-1]))(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    for channels in reversed(widths[:-1]):
+        x = layers.Conv2DTranspose(channels, 4, 2, "same", use_bias=False)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    image = layers.Conv2DTranspose(3, 4, 2, "same", activation="tanh")(x)
+    generator = keras.Model(latent, image)
+
+    x = images = keras.Input((resolution, resolution, 3))
+    for index, channels in enumerate(widths):
+        x = layers.Conv2D(channels, 4, 2, "same", use_bias=index == 0)(x)
+        x = layers.BatchNormalization()(x) if index else x
+        x = layers.LeakyReLU(0.2)(x)
+    logit = layers.Dense(1)(layers.Flatten()(x))
+    return generator, keras.Model(images, logit)
+
+
+def build_reference(args: argparse.Namespace) -> tuple[None, float,
+                                                     Callable[[int], float]]:
+    """The textbook step: Keras Adam, a D update on reals and a fresh fake batch,
+    then a G update through D on another fake batch (G runs forward twice)."""
+    import keras
+    import tensorflow as tf
+
+    generator, discriminator = textbook_networks(args.resolution, args.width)
+    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    loss = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @tf.function
+    def step(real: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+        # labels only match the signature graph_flops traces with; they are unused.
+        del labels
+        batch = tf.shape(real)[0]
+
+        # Discriminator update on reals and detached fakes.
+        fakes = generator(tf.random.normal((batch, REFERENCE_LATENT)), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = discriminator(real, training=True)
+            fake_logits = discriminator(fakes, training=True)
+            d_loss = (loss(tf.ones_like(real_logits), real_logits)
+                      + loss(tf.zeros_like(fake_logits), fake_logits))
+        d_vars = discriminator.trainable_variables
+        d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+
+        # Generator update through the updated discriminator.
+        with tf.GradientTape() as tape:
+            latents = tf.random.normal((batch, REFERENCE_LATENT))
+            fake_logits = discriminator(generator(latents, training=True),
+                                        training=True)
+            g_loss = loss(tf.ones_like(fake_logits), fake_logits)
+        g_vars = generator.trainable_variables
+        g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        return g_loss
+
+    images = tf.random.uniform((args.batch_size, args.resolution, args.resolution, 3),
+                               -1.0, 1.0)
+    labels = tf.zeros((args.batch_size,), tf.int32)
+
+    def run(steps: int) -> float:
+        started = time.perf_counter()
+        for _ in range(steps):
+            step(images, labels).numpy()
+        return time.perf_counter() - started
+
+    return None, graph_flops(step, images, labels), run
+
+
 def parse_args() -> argparse.Namespace:
     """Flags of this benchmark."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -237,18 +319,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def time_variants(args: argparse.Namespace, peak: float) -> tuple[Any, list[dict]]:
+def time_variants(args: argparse.Namespace) -> tuple[Any, list[dict]]:
     """Build, warm and time every variant in interleaved rounds; the default
     variant's Gan and one result row per variant."""
     runners = {name: build_step(args, overrides)
                for name, overrides in VARIANTS.items()}
+    runners[REFERENCE] = build_reference(args)
 
     # Warm up after every build: building reseeds TensorFlow, which forces a retrace.
     for _, _, run in runners.values():
         run(3)
 
     # Interleaved rounds, best kept: the machine may be shared.
-    best = dict.fromkeys(VARIANTS, float("inf"))
+    best = dict.fromkeys(runners, float("inf"))
     for round_index in range(args.rounds):
         for name, (_, _, run) in runners.items():
             best[name] = min(best[name], run(args.steps))
@@ -262,7 +345,6 @@ def time_variants(args: argparse.Namespace, peak: float) -> tuple[Any, list[dict
         rows.append({"variant": name, "images_per_second": args.batch_size / seconds,
                      "seconds_per_step": seconds, "flops_per_step": flops,
                      "flops_per_second": flops / seconds,
-                     "share_of_matmul_rate": flops / seconds / peak,
                      "cost_vs_plain": seconds / plain_seconds - 1.0})
     return runners[DEFAULT_VARIANT][0], rows
 
@@ -299,16 +381,24 @@ def main() -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-    # The steps, then the default variant's convolutions alone: the rate the step
+    # The matmul rate before and after the steps, the faster one kept (the machine's
+    # speed drifts); then the default variant's convolutions alone: the rate the step
     # would reach if it were nothing but these kernels.
-    peak = matmul_rate()
-    gan, rows = time_variants(args, peak)
+    load = os.getloadavg()[0]
+    peak_before = matmul_rate()
+    gan, rows = time_variants(args)
+    peak_after = matmul_rate()
+    peak = max(peak_before, peak_after)
+    for row in rows:
+        row["share_of_matmul_rate"] = row["flops_per_second"] / peak
     kernel_rate, kernel_rows = time_convolutions(gan, args, peak)
     numpy_peak = numpy_matmul_rate()
 
     # Table and JSON.
-    LOG.info("float32 matmul 4096x4096: TensorFlow %.1f GFLOP/s (the denominator), "
-             "NumPy %.1f GFLOP/s", peak / 1e9, numpy_peak / 1e9)
+    LOG.info("float32 matmul 4096x4096: TensorFlow %.1f GFLOP/s before the steps, "
+             "%.1f after (the faster is the denominator), NumPy %.1f GFLOP/s; load "
+             "average %.1f at start", peak_before / 1e9, peak_after / 1e9,
+             numpy_peak / 1e9, load)
     LOG.info("%-42s %8s %10s %8s %9s", "variant", "img/s", "GFLOP/s", "matmul%",
              "vs plain")
     for row in rows:
@@ -321,7 +411,9 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
-        "settings": vars(args), "matmul_flops_per_second": peak,
+        "settings": vars(args), "load_average_at_start": load,
+        "matmul_flops_per_second": peak,
+        "matmul_flops_per_second_before_after": [peak_before, peak_after],
         "numpy_matmul_flops_per_second": numpy_peak,
         "convolutions_alone_flops_per_second": kernel_rate,
         "convolutions_alone": kernel_rows, "rows": rows,
