@@ -194,6 +194,15 @@ def numpy_matmul_rate(size: int = 4096, rounds: int = 3) -> float:
     return best
 
 
+def step_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """A fixed batch of images in [-1, 1] and their (unused) labels."""
+    import tensorflow as tf
+
+    images = tf.random.uniform((args.batch_size, args.resolution, args.resolution, 3),
+                               -1.0, 1.0)
+    return images, tf.zeros((args.batch_size,), tf.int32)
+
+
 def build_step(args: argparse.Namespace,
                overrides: dict) -> tuple[Any, float, Callable[[int], float]]:
     """The Gan, FLOPs per step (R1 steps weighted by their share) and a function
@@ -209,9 +218,7 @@ def build_step(args: argparse.Namespace,
     functions = {False: gan.make_train_step(with_r1=False)}
     if config.d_reg == "r1":
         functions[True] = gan.make_train_step(with_r1=True)
-    images = tf.random.uniform((args.batch_size, args.resolution, args.resolution, 3),
-                               -1.0, 1.0)
-    labels = tf.zeros((args.batch_size,), tf.int32)
+    images, labels = step_inputs(args)
 
     def run(steps: int) -> float:
         started = time.perf_counter()
@@ -291,9 +298,7 @@ def build_reference(args: argparse.Namespace) -> tuple[None, float,
         g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
         return g_loss
 
-    images = tf.random.uniform((args.batch_size, args.resolution, args.resolution, 3),
-                               -1.0, 1.0)
-    labels = tf.zeros((args.batch_size,), tf.int32)
+    images, labels = step_inputs(args)
 
     def run(steps: int) -> float:
         started = time.perf_counter()
