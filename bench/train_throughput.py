@@ -236,11 +236,13 @@ def build_step(args: argparse.Namespace,
 
 def textbook_networks(resolution: int, width: int) -> tuple[Any, Any]:
     """A DCGAN written with stock Keras layers only (Keras batch norm, strided
-    kernels), sized like crackgan's networks at a 64x64 resolution."""
+    kernels), with crackgan's layer widths for the resolution."""
     import keras
     from keras import layers
 
-    widths = [width * 2**k for k in range(4)]
+    from crackgan.models import block_count, block_widths
+
+    widths = list(reversed(block_widths(width, block_count(resolution))))
     latent = keras.Input((REFERENCE_LATENT,))
     x = layers.Dense(4 * 4 * widths[-1], use_bias=False)(latent)
     x = layers.Reshape((4, 4, widths[-1]))(x)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from crackgan.models import LATENT_DIM
-from tests.conftest import REPO_ROOT
 
 BATCH = 2
 WIDTH = 4
@@ -24,8 +24,8 @@ SIDES = (4, 8, 16, 32)
 
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    path = REPO_ROOT / "bench" / "train_throughput.py"
+def bench(repo_root: Path) -> ModuleType:
+    path = repo_root / "bench" / "train_throughput.py"
     spec = importlib.util.spec_from_file_location("train_throughput", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
