@@ -242,6 +242,7 @@ def textbook_networks(resolution: int, width: int) -> tuple[Any, Any]:
 
     from crackgan.models import block_count, block_widths
 
+    # Generator: dense to 4x4, batch norm and ReLU after every layer but the last.
     widths = list(reversed(block_widths(width, block_count(resolution))))
     latent = keras.Input((REFERENCE_LATENT,))
     x = layers.Dense(4 * 4 * widths[-1], use_bias=False)(latent)
@@ -253,6 +254,7 @@ def textbook_networks(resolution: int, width: int) -> tuple[Any, Any]:
     image = layers.Conv2DTranspose(3, 4, 2, "same", activation="tanh")(x)
     generator = keras.Model(latent, image)
 
+    # Discriminator: batch norm after every convolution but the first, LeakyReLU.
     x = images = keras.Input((resolution, resolution, 3))
     for index, channels in enumerate(widths):
         x = layers.Conv2D(channels, 4, 2, "same", use_bias=index == 0)(x)
@@ -323,7 +325,17 @@ def parse_args() -> argparse.Namespace:
                         help="TensorFlow threads (0: TensorFlow's choice)")
     parser.add_argument("--out", default="outputs/bench/train_throughput.json",
                         help="JSON output file")
-    return parser.parse_args()
+    args = parser.parse_args()
+
+    # R1 runs on one step in r1_every; a round must hold whole cycles of them, or
+    # its time and its averaged FLOP count would describe different mixes.
+    from crackgan.config import TrainConfig
+
+    every = TrainConfig().r1_every
+    if args.steps < 1 or args.steps % every:
+        parser.error(f"--steps: got {args.steps}; expected a positive multiple of "
+                     f"{every}, R1's interval")
+    return args
 
 
 def time_variants(args: argparse.Namespace) -> tuple[Any, list[dict]]:

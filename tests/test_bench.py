@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 
+from crackgan.config import TrainConfig
 from crackgan.models import LATENT_DIM
 
 BATCH = 2
@@ -74,5 +75,25 @@ def test_crackgan_step_flops(bench: ModuleType, conv_forms: str) -> None:
     plain = dict(augment="none", ema=False, d_reg="none", conv_forms=conv_forms)
 
     _, flops, _ = bench.build_step(_args(), plain)
+
+    assert flops == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("conv_forms", ["regrouped", "native"])
+def test_crackgan_r1_step_flops(bench: ModuleType, conv_forms: str) -> None:
+    # On top of the plain step, the R1 step takes D's input gradient on reals and
+    # differentiates it again with respect to the kernels and to the upstream
+    # gradient: three more passes over every D convolution and two over the logit
+    # layer, whose upstream is a constant; on one step in r1_every.
+    layers = _layers(LATENT_DIM)
+    dense, *convs = layers["generator"]
+    first, *rest = layers["discriminator"]
+    plain = dense * 2 + sum(convs) * 3 + first * 5 + sum(rest) * 7
+    logit_layer = rest[-1]
+    extra = 3 * (first + sum(rest[:-1])) + 2 * logit_layer
+    expected = plain + extra / TrainConfig().r1_every
+    r1 = dict(augment="none", ema=False, d_reg="r1", conv_forms=conv_forms)
+
+    _, flops, _ = bench.build_step(_args(), r1)
 
     assert flops == pytest.approx(expected, rel=1e-9)
